@@ -1,0 +1,36 @@
+# distilldata: raw public datasets -> teacher-distilled training data, one DAG.
+#
+# results/provence/base/{slug}/          Provence-format DatasetDict (convert_triplets)
+# results/provence/freq/{slug}/freq{N}/  frequency-filtered variants (frequency_filter)
+# results/provence/reports/...           DuckDB dataset reports (dataset_report)
+# resources/provence/triplets/{source}/  triplets built from vendored QA files (qa_triplets)
+# resources/nltk_data/                   offline NLTK Punkt tables (punkt_tables)
+
+
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+# The demo config unless the user gives one (--configfile replaces it rather than merging).
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/provence.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        provence_targets(),
+
+
+rule provence:
+    input:
+        provence_targets(),

@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""Convert a sentence-transformers triplet dataset to the Provence format (base/<slug>).
+
+Example:
+  python scripts/convert_triplets.py --dataset tomaarsen/natural-questions-hard-negatives \
+      --subset triplet-5 --lang en --output-root results/provence/base --overwrite
+"""
+
+import argparse
+import os
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="Hub id, local save_to_disk folder, .jsonl or .parquet file",
+    )
+    p.add_argument("--subset", default=None, help="Hub subset/config name")
+    p.add_argument("--lang", default="en", help="sentence splitter: en (Punkt languages), ja, ...")
+    p.add_argument(
+        "--sample-size",
+        type=int,
+        default=None,
+        help="shuffle each split with --seed and keep N rows",
+    )
+    p.add_argument("--output-root", default="results/provence/base")
+    p.add_argument(
+        "--slug",
+        default=None,
+        help="output folder name and id prefix (default: the seed's slug of --dataset)",
+    )
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--num-proc", type=int, default=os.cpu_count() or 1, help="processes for sentence splitting"
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.convert import convert
+
+    convert(
+        args.dataset,
+        args.output_root,
+        lang=args.lang,
+        subset=args.subset,
+        slug=args.slug,
+        sample_size=args.sample_size,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        num_proc=args.num_proc,
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

