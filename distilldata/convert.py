@@ -45,9 +45,14 @@ CHUNK = 500
 def slugify(dataset: str, subset: str | None) -> str:
     """The seed's output folder name: `owner/name` -> `owner_name`, plus `_subset`.
 
-    A local path contributes only its final name, so no absolute path ends up in ids.
+    A local path contributes only its final name (a file its stem), so no absolute path ends
+    up in ids.
     """
-    base = Path(dataset).name if Path(dataset).exists() else dataset.replace("/", "_")
+    path = Path(dataset)
+    if path.exists():
+        base = path.stem if path.is_file() else path.name
+    else:
+        base = dataset.replace("/", "_")
     return f"{base}_{subset}" if subset else base
 
 
@@ -100,7 +105,7 @@ class SplitRows:
 
 
 def extract_rows(table: pa.Table, where: str) -> tuple[SplitRows, tuple[str, ...]]:
-    cols = detect_columns(table.column_names, where)
+    cols = detect_columns(table.schema, where)
     needed = [cols.query, cols.positive, *cols.negatives]
     out = SplitRows()
     for i, row in enumerate(table.select(needed).to_pylist()):

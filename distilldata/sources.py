@@ -43,6 +43,17 @@ def _read_jsonl(path: Path) -> pa.Table:
         raise InputError(f"{path}: rows do not share one schema ({exc})") from exc
 
 
+def _table(split) -> pa.Table:
+    """A Dataset's rows as one Arrow table, without writing anything next to its files.
+
+    A saved selection/shuffle carries an index mapping; flatten it in memory, because the
+    default `flatten_indices()` writes a `cache-*.arrow` into the *input* folder.
+    """
+    if split._indices is not None:
+        split = split.flatten_indices(keep_in_memory=True)
+    return split.data.table
+
+
 def _read_local(path: Path) -> Tables:
     if path.is_dir():
         if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
@@ -51,8 +62,7 @@ def _read_local(path: Path) -> Tables:
             loaded = load_from_disk(str(path))
             if isinstance(loaded, Dataset):
                 loaded = {"train": loaded}
-            # flatten_indices keeps a selected/shuffled view's row order.
-            return {name: split.flatten_indices().data.table for name, split in loaded.items()}
+            return {name: _table(split) for name, split in loaded.items()}
         parquet = sorted(path.glob("*.parquet"))
         if parquet:
             return {"train": pa.concat_tables(pq.read_table(p) for p in parquet)}

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
 
 from distilldata.errors import InputError
 from distilldata.splits import split_groups
@@ -40,8 +41,20 @@ class TripletColumns:
     extra: tuple[str, ...]
 
 
-def detect_columns(columns: Sequence[str], where: str) -> TripletColumns:
-    """Pick the query/positive/negative columns of a split; everything else is carried through."""
+def is_text_type(dtype: pa.DataType) -> bool:
+    """A string, or a list of strings (the hard-negative list shape)."""
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        dtype = dtype.value_type
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_null(dtype)
+
+
+def detect_columns(schema: pa.Schema, where: str) -> TripletColumns:
+    """Pick the query/positive/negative columns of a split; everything else is carried through.
+
+    Negatives are the text columns named `negative*`/`neg*`: score columns such as
+    `neg_scores` share the prefix but hold numbers, and are carried through instead.
+    """
+    columns = schema.names
     query = next((c for c in QUERY_COLUMNS if c in columns), None)
     positive = next((c for c in POSITIVE_COLUMNS if c in columns), None)
     if query is None or positive is None:
@@ -51,7 +64,14 @@ def detect_columns(columns: Sequence[str], where: str) -> TripletColumns:
             f"{QUERY_COLUMNS if query is None else POSITIVE_COLUMNS}, found columns {list(columns)}"
         )
     negatives = tuple(
-        sorted((c for c in columns if c.startswith(NEGATIVE_PREFIXES)), key=natural_key)
+        sorted(
+            (
+                c
+                for c in columns
+                if c.startswith(NEGATIVE_PREFIXES) and is_text_type(schema.field(c).type)
+            ),
+            key=natural_key,
+        )
     )
     used = {query, positive, *negatives}
     # Carried-through columns must not shadow the output schema.
@@ -176,8 +196,6 @@ def write_qa_triplets(
 ) -> dict:
     """Build triplets from a SQuAD-format file and save them with a stats.json beside the splits."""
     import logging
-
-    import pyarrow as pa
 
     from distilldata.store import check_output, save_splits, write_json
 

@@ -1,0 +1,91 @@
+"""Sentence spans are exact slices of the text, on real English and Japanese paragraphs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DATA
+from distilldata.errors import InputError
+from distilldata.sentences import clean_spans, export_punkt_tables, span_splitter
+
+
+def paragraphs(path, limit):
+    data = json.loads(path.read_text("utf-8"))["data"]
+    out = [p["context"] for a in data for p in a["paragraphs"]]
+    return out[:limit]
+
+
+def assert_exact(text, spans):
+    """Every span is a trimmed, non-empty slice; spans are ordered; only whitespace is left out."""
+    assert spans, text
+    covered = set()
+    previous_end = 0
+    for start, end in spans:
+        assert previous_end <= start < end <= len(text)
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+        covered.update(range(start, end))
+        previous_end = end
+    assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
+
+
+def test_english_spans_are_the_punkt_sentences(nltk_data):
+    import nltk
+
+    split = span_splitter("en")
+    for text in paragraphs(DATA / "squad" / "dev-v2.0.json", 200):
+        spans = split(text)
+        assert_exact(text, spans)
+        expected = [s.strip() for s in nltk.sent_tokenize(text, language="english") if s.strip()]
+        assert [text[s:e] for s, e in spans] == expected
+
+
+def test_japanese_spans_are_the_bunkai_sentences():
+    from fast_bunkai import FastBunkai
+
+    bunkai = FastBunkai()
+    split = span_splitter("ja")
+    for text in paragraphs(DATA / "jsquad" / "valid-v1.3.json", 200):
+        spans = split(text)
+        assert_exact(text, spans)
+        expected = [s.strip() for s in bunkai(text) if s.strip()]
+        assert [text[s:e] for s, e in spans] == expected
+
+
+def test_repeated_sentence_gets_its_own_offsets(nltk_data):
+    text = "It rained. It rained. Then the sun came out."
+    spans = span_splitter("en")(text)
+    assert spans == [[0, 10], [11, 21], [22, 44]]
+
+
+def test_blank_and_whitespace_texts_keep_the_seed_marker():
+    assert clean_spans("", []) == [[0, 0]]
+    assert clean_spans("   \n", [(0, 4)]) == [[0, 0]]
+    assert clean_spans("  one piece  ", []) == [[2, 11]]
+
+
+def test_unknown_language_falls_back_to_regex(caplog):
+    spans = span_splitter("xx")("Bonjour. Ça va? Oui!")
+    assert spans == [[0, 8], [9, 15], [16, 20]]
+    assert "regex" in caplog.text
+
+
+def test_missing_punkt_tables_fail_fast_with_the_fix(tmp_path, monkeypatch):
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    with pytest.raises(InputError, match="export_punkt.py"):
+        span_splitter("german")
+
+
+def test_export_writes_nltk_layout(tmp_path):
+    assert export_punkt_tables(tmp_path, ["english"]) == ["english"]
+    files = sorted(p.name for p in (tmp_path / "tokenizers" / "punkt_tab" / "english").iterdir())
+    assert files == [
+        "abbrev_types.txt",
+        "collocations.tab",
+        "ortho_context.tab",
+        "sent_starters.txt",
+    ]
