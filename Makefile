@@ -6,6 +6,9 @@ CONFIG  ?= config/config.yaml
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
+# Rules call `python scripts/...`: the venv's interpreter must be the one found first.
+export PATH := $(abspath $(BIN)):$(PATH)
+
 # Nothing loads from a hub unless the user opts in with `make run HUB=1`.
 ifneq ($(HUB),1)
 export HF_HUB_OFFLINE := 1
