@@ -58,8 +58,13 @@ def encode_texts(texts: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
     return codes.astype(np.int64, copy=False), offsets
 
 
-def greedy_keep(codes: np.ndarray, offsets: np.ndarray, thresholds: list[int]) -> list[np.ndarray]:
-    """The seed's in-order greedy decision for every threshold in one pass over the rows."""
+def greedy_keep(
+    codes: np.ndarray, offsets: np.ndarray, thresholds: list[int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The seed's in-order greedy decision for every threshold in one pass over the rows.
+
+    Returns, per threshold, the keep mask and each row's dup_count.
+    """
     n_rows = len(offsets) - 1
     n_codes = int(codes.max()) + 1 if len(codes) else 0
     seen = [bytearray(n_codes) for _ in thresholds]
