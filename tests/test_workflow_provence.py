@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -85,3 +86,53 @@ def test_bad_config_key_names_itself(tmp_path):
     assert proc.returncode != 0
     assert "frequncy_thresholds" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_interrupt_then_resume_keeps_finished_jobs(tmp_path):
+    """Ctrl-C mid-run, then the same command: finished artifacts are not rebuilt."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO, offline_env
+
+    (tmp_path / "data").symlink_to(REPO / "data")
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(TINY),
+        "--cores",
+        "1",
+        "provence",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env=offline_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    first = tmp_path / "results/provence/base/msmarco_en/dataset_dict.json"
+    # Snakemake touches this marker when it records the job as finished.
+    done = first.parent / ".snakemake_timestamp"
+    deadline = time.monotonic() + 300
+    while not done.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done.exists(), "the first dataset was never built"
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=120)
+    built_at = first.stat().st_mtime
+
+    plan = run_snakemake(tmp_path, "-n", "provence")
+    assert "output: results/provence/base/msmarco_en" not in plan.stdout
+    run_snakemake(tmp_path, "provence")
+    assert first.stat().st_mtime == built_at
+    assert "Nothing to be done" in run_snakemake(tmp_path, "-n", "provence").stdout
