@@ -6,10 +6,10 @@ rule punkt_tables:
         directory("resources/nltk_data"),
     log:
         "logs/provence/punkt_tables.log",
-    params:
-        script=script("export_punkt.py"),
     conda:
         "../envs/provence.yaml"
+    params:
+        script=script("export_punkt.py"),
     shell:
         "python {params.script} --output-root {output} > {log} 2>&1"
 
@@ -21,11 +21,11 @@ rule qa_triplets:
         directory("resources/provence/triplets/{source}"),
     log:
         "logs/provence/qa_triplets/{source}.log",
+    conda:
+        "../envs/provence.yaml"
     params:
         script=script("build_qa_triplets.py"),
         options=qa_source_options,
-    conda:
-        "../envs/provence.yaml"
     shell:
         "python {params.script} --input {input} --output {output} "
         "{params.options} > {log} 2>&1"
@@ -40,14 +40,14 @@ rule convert_triplets:
         "logs/provence/convert_triplets/{slug}.log",
     benchmark:
         "benchmarks/provence/convert_triplets/{slug}.tsv"
-    params:
-        script=script("convert_triplets.py"),
-        options=convert_options,
+    conda:
+        "../envs/provence.yaml"
     threads: 2
     resources:
         mem_mb=4000,
-    conda:
-        "../envs/provence.yaml"
+    params:
+        script=script("convert_triplets.py"),
+        options=convert_options,
     shell:
         "NLTK_DATA={input.punkt} python {params.script} {params.options} "
         "--output-root results/provence/base --slug {wildcards.slug} "
@@ -71,13 +71,13 @@ rule frequency_filter:
         "logs/provence/frequency_filter/{slug}.log",
     benchmark:
         "benchmarks/provence/frequency_filter/{slug}.tsv"
+    conda:
+        "../envs/provence.yaml"
+    resources:
+        mem_mb=4000,
     params:
         script=script("frequency_filter.py"),
         thresholds=threshold_flags(),
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/provence.yaml"
     shell:
         "python {params.script} --dataset {input} {params.thresholds} "
         "--output-dir results/provence/freq/{wildcards.slug} --overwrite > {log} 2>&1"
@@ -99,10 +99,10 @@ rule dataset_report:
         "logs/provence/dataset_report/{artifact}.log",
     wildcard_constraints:
         artifact=r"(base|freq/[^/]+)/[^/]+",
-    params:
-        script=script("dataset_report.py"),
     conda:
         "../envs/provence.yaml"
+    params:
+        script=script("dataset_report.py"),
     shell:
         "python {params.script} --dataset {input} --markdown {output.markdown} "
         "--json {output.json} > {log} 2>&1"
