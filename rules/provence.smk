@@ -106,3 +106,138 @@ rule dataset_report:
     shell:
         "python {params.script} --dataset {input} --markdown {output.markdown} "
         "--json {output.json} > {log} 2>&1"
+
+
+# ---- labels: span relevance (LLM pruner or gold) and teacher scores ------------------------
+# results/provence/{rel_input} -> relevance/{rel_input}/shard{k}-of-{N}.parquet (one job per
+# shard, cached per group) -> {rel_input}_with_relevance -> teacher_scores/{rel_input}/{teacher}
+# .parquet (one job per teacher) -> {rel_input}_with_relevance_with_teacher_scores.
+# The vllm backend runs in the env of envs/vllm.yaml on GPU boxes (vLLM pins its own torch and
+# transformers); conda: stays provence.yaml because the directive is static.
+
+
+rule span_relevance:
+    input:
+        "results/provence/{rel_input}",
+    output:
+        "results/provence/relevance/{rel_input}/shard{shard}-of-{shards}.parquet",
+    log:
+        "logs/provence/span_relevance/{rel_input}/shard{shard}-of-{shards}.log",
+    benchmark:
+        "benchmarks/provence/span_relevance/{rel_input}/shard{shard}-of-{shards}.tsv"
+    conda:
+        "../envs/provence.yaml"
+    threads: 2
+    resources:
+        gpu=relevance_gpus(),
+    params:
+        script=script("add_span_relevance.py"),
+        name=relevance_cache_name,
+        options=relevance_options(),
+    shell:
+        "python {params.script} --dataset-path {input} --dataset-name {params.name} "
+        "--shard {wildcards.shard}/{wildcards.shards} --shard-output {output} "
+        "{params.options} > {log} 2>&1"
+
+
+rule merge_relevance:
+    input:
+        dataset="results/provence/{rel_input}",
+        shards=relevance_shard_files,
+    output:
+        directory("results/provence/{rel_input}_with_relevance"),
+    log:
+        "logs/provence/merge_relevance/{rel_input}.log",
+    conda:
+        "../envs/provence.yaml"
+    params:
+        script=script("merge_relevance.py"),
+        options=merge_relevance_options(),
+    shell:
+        "python {params.script} --dataset-path {input.dataset} --shards {input.shards} "
+        "--output-path {output} --overwrite {params.options} > {log} 2>&1"
+
+
+rule label_quality:
+    input:
+        "results/provence/{rel_input}_with_relevance",
+    output:
+        markdown=report(
+            "results/provence/label_quality/{rel_input}.md",
+            caption="../report/label_quality.rst",
+            category="Context relevance",
+            subcategory="Label quality",
+            labels={"dataset": "{rel_input}"},
+        ),
+        json="results/provence/label_quality/{rel_input}.json",
+    log:
+        "logs/provence/label_quality/{rel_input}.log",
+    conda:
+        "../envs/provence.yaml"
+    params:
+        script=script("label_quality.py"),
+    shell:
+        "python {params.script} --dataset {input} --markdown {output.markdown} "
+        "--json {output.json} > {log} 2>&1"
+
+
+rule teacher_scores:
+    input:
+        unpack(teacher_inputs),
+    output:
+        "results/provence/teacher_scores/{rel_input}/{teacher}.parquet",
+    log:
+        "logs/provence/teacher_scores/{rel_input}/{teacher}.log",
+    benchmark:
+        "benchmarks/provence/teacher_scores/{rel_input}/{teacher}.tsv"
+    conda:
+        "../envs/provence.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        script=script("add_teacher_scores.py"),
+        options=teacher_options,
+    shell:
+        "python {params.script} --dataset-path {input.dataset} --scores-path {output} "
+        "{params.options} > {log} 2>&1"
+
+
+rule merge_teacher_scores:
+    input:
+        dataset="results/provence/{rel_input}_with_relevance",
+        scores=teacher_score_files,
+    output:
+        directory("results/provence/{rel_input}_with_relevance_with_teacher_scores"),
+    log:
+        "logs/provence/merge_teacher_scores/{rel_input}.log",
+    conda:
+        "../envs/provence.yaml"
+    params:
+        script=script("merge_teacher_scores.py"),
+    shell:
+        "python {params.script} --dataset-path {input.dataset} --scores {input.scores} "
+        "--output-path {output} --overwrite > {log} 2>&1"
+
+
+rule upload_to_hub:
+    input:
+        upload_input,
+    output:
+        "results/provence/upload/{upload}.json",
+    log:
+        "logs/provence/upload_to_hub/{upload}.log",
+    conda:
+        "../envs/provence.yaml"
+    params:
+        script=script("upload_to_hub.py"),
+        options=upload_options,
+    shell:
+        "python {params.script} --dataset-path {input} {params.options} "
+        "--summary-json {output} > {log} 2>&1"
+
+
+# Optional target (`snakemake upload`), never part of `all`; dry runs unless the config says so.
+rule upload:
+    input:
+        upload_targets(),

@@ -1,0 +1,364 @@
+"""Span-level evaluation of a pruner (the seed's `eval_datasets` tables) and a threshold sweep.
+
+Per dataset of an eval YAML (`split`, `datasets[{dataset_name, subset, n_samples, split}]`):
+every text of every row is scored once (`pruner_inference.score_texts`); then, per threshold,
+a sentence is predicted relevant when its keep-probability is > threshold, and the micro
+confusion matrix over all sentences of all texts gives precision, recall,
+F2 = 5PR/(4P+R), span accuracy; mean compression = mean over texts of the % of characters
+removed (`orig = "".join(sentences)`).
+
+Gold labels: `context_spans_relevance` where a text has them, else gold labels from
+`answer_spans` (texts[0]; other texts all 0), else all 0 (the seed's convention).
+Fix to the seed: predictions are the model's own per-sentence decisions, not a string match of
+the pruned text (which misaligns on duplicate or empty sentences); so `span_skipped` is 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from distilldata.errors import InputError
+
+log = logging.getLogger(__name__)
+
+TABLE_HEADER = (
+    "| Dataset | F2 Score | Recall | Precision | FN | TP | FP | TN | Mean Compression (%) "
+    "| Span Accuracy | Total Spans | Contexts |"
+)
+
+
+# ---- metrics ------------------------------------------------------------------------------
+
+
+@dataclass
+class Confusion:
+    tp: int = 0
+    fp: int = 0
+    tn: int = 0
+    fn: int = 0
+
+    def add(self, gold: Sequence[int], pred: Sequence[int]) -> None:
+        for g, p in zip(gold, pred, strict=True):
+            if p and g:
+                self.tp += 1
+            elif p:
+                self.fp += 1
+            elif g:
+                self.fn += 1
+            else:
+                self.tn += 1
+
+    @property
+    def total(self) -> int:
+        return self.tp + self.fp + self.tn + self.fn
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def precision(c: Confusion) -> float | None:
+    return _ratio(c.tp, c.tp + c.fp)
+
+
+def recall(c: Confusion) -> float | None:
+    return _ratio(c.tp, c.tp + c.fn)
+
+
+def f2(p: float | None, r: float | None) -> float | None:
+    """F-beta with beta = 2: 5PR / (4P + R); None when P or R is undefined, 0 when both are 0."""
+    if p is None or r is None:
+        return None
+    return 5 * p * r / (4 * p + r) if (4 * p + r) else 0.0
+
+
+def span_accuracy(c: Confusion) -> float | None:
+    return _ratio(c.tp + c.tn, c.total)
+
+
+def compression(sentences: Sequence[str], keep: Sequence[int]) -> float:
+    """% of characters removed from `"".join(sentences)` by keeping only `keep`."""
+    total = sum(len(s) for s in sentences)
+    kept = sum(len(s) for s, k in zip(sentences, keep, strict=True) if k)
+    return (total - kept) / max(total, 1) * 100
+
+
+# ---- eval config ------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalDataset:
+    dataset_name: str
+    subset: str | None
+    split: str
+    n_samples: int | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset_name}:{self.subset or self.split}"
+
+
+def load_eval_config(path: str | Path, split: str | None = None) -> list[EvalDataset]:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read the eval YAML ({exc})") from exc
+    default_split = split or raw.get("split", "test")
+    out = []
+    for entry in raw.get("datasets") or []:
+        if isinstance(entry, str):
+            entry = {"dataset_name": entry}
+        unknown = set(entry) - {"dataset_name", "subset", "n_samples", "split"}
+        if unknown:
+            raise InputError(f"{path}: unknown keys {sorted(unknown)} in {entry}")
+        out.append(
+            EvalDataset(
+                entry["dataset_name"],
+                entry.get("subset"),
+                split or entry.get("split") or default_split,
+                entry.get("n_samples"),
+            )
+        )
+    if not out:
+        raise InputError(f"{path}: `datasets` is empty")
+    return out
+
+
+def eval_datasets_inputs(path: str | Path) -> list[str]:
+    """The dataset names an eval YAML reads (for the workflow's input functions)."""
+    return [d.dataset_name for d in load_eval_config(path)]
+
+
+# ---- evaluation -------------------------------------------------------------------------------
+
+
+def _gold_and_sentences(row: dict) -> list[tuple[list[int], list[str]]]:
+    from distilldata.pruner_data import text_relevance
+
+    out = []
+    for text, spans, gold in zip(
+        row["texts"], row["context_spans"], text_relevance(row), strict=True
+    ):
+        sentences = [text[max(0, s) : max(0, min(e, len(text)))] for s, e in spans]
+        out.append((gold if gold is not None else [0] * len(spans), sentences))
+    return out
+
+
+def evaluate_dataset(
+    model, ds: EvalDataset, thresholds: Sequence[float], batch_size: int, limit: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """{threshold string: metrics} for one eval dataset."""
+    from distilldata.pruner_inference import score_texts
+    from distilldata.sources import load_tables
+
+    t0 = time.monotonic()
+    tables = load_tables(ds.dataset_name, ds.subset)
+    if ds.split not in tables:
+        raise InputError(f"{ds.key}: no split {ds.split!r} (found {sorted(tables)})")
+    n = min(x for x in (ds.n_samples, limit, tables[ds.split].num_rows) if x is not None)
+    rows = tables[ds.split].slice(0, n).to_pylist()  # the first N rows, as the seed
+    items, golds, sentences = [], [], []
+    for row in rows:
+        for text, spans, (gold, sents) in zip(
+            row["texts"], row["context_spans"], _gold_and_sentences(row), strict=True
+        ):
+            items.append((row["query"], text, spans))
+            golds.append(gold)
+            sentences.append(sents)
+    t1 = time.monotonic()
+    scores = score_texts(model, items, batch_size=batch_size)
+    t2 = time.monotonic()
+    log.info(
+        "%s: %d rows, %d contexts scored in %.1fs (%.1f contexts/s)",
+        ds.key,
+        len(rows),
+        len(items),
+        t2 - t1,
+        len(items) / max(t2 - t1, 1e-9),
+    )
+    results = {}
+    for th in thresholds:
+        c = Confusion()
+        comps, flat_scores, flat_labels, flat_preds = [], [], [], []
+        for gold, sents, sc in zip(golds, sentences, scores, strict=True):
+            pred = [int(p > th) for p in sc.sentence_probabilities]
+            c.add(gold, pred)
+            comps.append(compression(sents, pred))
+            flat_scores += [round(p, 5) for p in sc.sentence_probabilities]
+            flat_labels += list(gold)
+            flat_preds += pred
+        p, r = precision(c), recall(c)
+        results[str(th)] = {
+            "span_total": c.total,
+            "span_correct": c.tp + c.tn,
+            "span_accuracy": span_accuracy(c),
+            "span_skipped": 0,
+            "contexts": len(items),
+            "mean_compression": sum(comps) / len(comps) if comps else 0.0,
+            "process_time_seconds": round(t2 - t1, 3),
+            "precision": p,
+            "recall": r,
+            "f2": f2(p, r),
+            "confusion_matrix": {"tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn},
+            "roc_data": {"scores": flat_scores, "labels": flat_labels, "predictions": flat_preds},
+            "timing": {
+                "preprocess_seconds": round(t1 - t0, 3),
+                "inference_seconds": round(t2 - t1, 3),
+                "contexts_per_second": round(len(items) / max(t2 - t1, 1e-9), 2),
+                "rows": len(rows),
+            },
+        }
+    return results
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def markdown_table(per_dataset: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [TABLE_HEADER, "|" + " --- |" * 12]
+    for key, m in per_dataset.items():
+        cm = m["confusion_matrix"]
+        lines.append(
+            f"| {key} | {_fmt(m['f2'])} | {_fmt(m['recall'])} | {_fmt(m['precision'])} "
+            f"| {cm['fn']} | {cm['tp']} | {cm['fp']} | {cm['tn']} "
+            f"| {m['mean_compression']:.2f} | {_fmt(m['span_accuracy'])} "
+            f"| {m['span_total']} | {m['contexts']} |"
+        )
+    return lines
+
+
+def render_markdown(args: dict[str, Any], results: dict[str, dict[str, dict]]) -> str:
+    lines = ["# Pruner evaluation", ""]
+    for name in ("timestamp", "model", "config", "batch_size", "total_seconds", "thresholds"):
+        lines.append(f"- {name}: {args.get(name)}")
+    lines.append(f"- datasets: {', '.join(args.get('datasets', []))}")
+    best = best_threshold(results)
+    if best:
+        lines.append(
+            f"- best threshold by mean F2: {best[0]} (mean F2 {best[1]:.4f}, mean compression "
+            f"{best[2]:.2f}%)"
+        )
+    for th, per_dataset in results.items():
+        lines += ["", f"## Threshold {th}", "", *markdown_table(per_dataset)]
+    return "\n".join(lines) + "\n"
+
+
+def best_threshold(results: dict[str, dict[str, dict]]) -> tuple[str, float, float] | None:
+    """(threshold, mean F2, mean compression) with the highest mean F2 over datasets."""
+    best = None
+    for th, per_dataset in results.items():
+        values = [m["f2"] for m in per_dataset.values() if m["f2"] is not None]
+        if not values:
+            continue
+        mean_f2 = sum(values) / len(values)
+        comp = sum(m["mean_compression"] for m in per_dataset.values()) / len(per_dataset)
+        if best is None or mean_f2 > best[1]:
+            best = (th, mean_f2, comp)
+    return best
+
+
+def evaluate_to_files(
+    model_path: str | Path,
+    config_path: str | Path,
+    thresholds: Sequence[float] = (0.1,),
+    batch_size: int = 32,
+    output_md: str | Path | None = None,
+    output_json: str | Path | None = None,
+    output_plot: str | Path | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+    target: str | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate a saved pruner on every dataset of an eval YAML; write md / json / plot."""
+    import torch
+
+    from distilldata.pruner_model import ProvencePruner
+
+    started = time.monotonic()
+    datasets = load_eval_config(config_path, split)
+    if target:
+        datasets = [d for d in datasets if d.key == target]
+        if not datasets:
+            raise InputError(f"--target {target!r} matches no dataset of {config_path}")
+    thresholds = sorted(dict.fromkeys(float(t) for t in thresholds))
+    model = ProvencePruner.from_pretrained(str(model_path))
+    if model.tokenizer is None:
+        raise InputError(f"{model_path}: no tokenizer files; is this a final_model/ folder?")
+    model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    results: dict[str, dict[str, dict]] = {str(t): {} for t in thresholds}
+    for ds in datasets:
+        for th, metrics in evaluate_dataset(model, ds, thresholds, batch_size, limit).items():
+            results[th][ds.key] = metrics
+    args = {
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": str(model_path),
+        "config": str(config_path),
+        "batch_size": batch_size,
+        "thresholds": thresholds,
+        "datasets": [d.key for d in datasets],
+        "total_seconds": round(time.monotonic() - started, 1),
+    }
+    payload = {"args": args, "results": results}
+    if output_json:
+        from distilldata.store import write_json
+
+        write_json(output_json, payload)
+    if output_md:
+        Path(output_md).parent.mkdir(parents=True, exist_ok=True)
+        Path(output_md).write_text(render_markdown(args, results), "utf-8")
+    if output_plot:
+        plot_sweep(results, output_plot)
+    for th, per_dataset in results.items():
+        for key, m in per_dataset.items():
+            log.info(
+                "th=%s %s: F2 %s P %s R %s compression %.2f%%",
+                th,
+                key,
+                _fmt(m["f2"]),
+                _fmt(m["precision"]),
+                _fmt(m["recall"]),
+                m["mean_compression"],
+            )
+    return payload
+
+
+def plot_sweep(results: dict[str, dict[str, dict]], path: str | Path) -> None:
+    """F2 and mean compression against the threshold, one line per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    thresholds = sorted(results, key=float)
+    keys = list(dict.fromkeys(k for th in thresholds for k in results[th]))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax2 = ax.twinx()
+    for key in keys:
+        xs = [float(t) for t in thresholds if key in results[t]]
+        f2s = [results[t][key]["f2"] or 0.0 for t in thresholds if key in results[t]]
+        comps = [results[t][key]["mean_compression"] for t in thresholds if key in results[t]]
+        (line,) = ax.plot(xs, f2s, marker="o", label=f"F2 {key}")
+        ax2.plot(xs, comps, ls="--", marker="x", color=line.get_color(), label=f"compression {key}")
+    ax.set_xlabel("threshold (keep if P(keep) > threshold)")
+    ax.set_ylabel("F2 (solid)")
+    ax2.set_ylabel("mean compression % (dashed)")
+    ax.set_ylim(0, 1)
+    ax2.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=7)
+    ax.set_title("Pruner threshold sweep")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

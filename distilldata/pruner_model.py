@@ -1,0 +1,221 @@
+"""The reranker-pruner: a sequence-classification encoder (ranking logit) + a token keep/drop head.
+
+`ProvencePruner.from_backbone(name)` starts training from any `AutoModelForSequenceClassification`
+checkpoint (a cross-encoder reranker, or a plain encoder whose classifier starts random);
+`save_pretrained` writes the backbone's own config (plus the pruner keys), the merged weights
+(`backbone.*`, `pruning_head.*`) and, through the trainer, the tokenizer, so
+`ProvencePruner.from_pretrained(folder)` loads it back without `trust_remote_code`.
+
+Loss (as the seed): `ranking_weight * MSE(raw ranking logit, target)` +
+`pruning_weight * CE(token logits, token labels; ignore -100)`; the pruning term is 0 when no
+token is labelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification, PretrainedConfig
+from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_utils import PreTrainedModel
+
+DEFAULT_THRESHOLD = 0.1
+
+
+@dataclass
+class PrunerOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    ranking_logits: torch.Tensor | None = None  # [batch]
+    pruning_logits: torch.Tensor | None = None  # [batch, seq, 2]
+    ranking_loss: torch.Tensor | None = None
+    pruning_loss: torch.Tensor | None = None
+
+
+def pruner_losses(
+    ranking_logits: torch.Tensor,
+    pruning_logits: torch.Tensor,
+    ranking_targets: torch.Tensor | None,
+    token_labels: torch.Tensor | None,
+    ranking_weight: float = 0.05,
+    pruning_weight: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(total, ranking, pruning) losses; a missing target contributes 0."""
+    zero = ranking_logits.new_zeros(())
+    ranking = zero
+    if ranking_targets is not None:
+        ranking = nn.functional.mse_loss(ranking_logits.float(), ranking_targets.float())
+    pruning = zero
+    if token_labels is not None and bool((token_labels != -100).any()):
+        pruning = nn.functional.cross_entropy(
+            pruning_logits.float().reshape(-1, 2), token_labels.reshape(-1), ignore_index=-100
+        )
+    return ranking_weight * ranking + pruning_weight * pruning, ranking, pruning
+
+
+def _load_tokenizer(path):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError):
+        return None  # a bare checkpoint without tokenizer files: set `model.tokenizer` yourself
+
+
+def sentence_query_features(
+    hidden: torch.Tensor, query_mask: torch.Tensor | None, sentence_index: torch.Tensor | None
+) -> torch.Tensor:
+    """Per token: unit(mean state of its sentence) * unit(mean state of the query) * hidden.
+
+    The features sum to `hidden * cos(sentence, query)`, so an equal-weight head reads the
+    bi-encoder similarity that a sentence-embedding backbone was trained for; tokens outside
+    any sentence use their own state. Without masks, every token's own state and the [CLS]
+    state stand in for the sentence and the query.
+    """
+    width = hidden.shape[-1]
+    if query_mask is None:
+        query = hidden[:, :1, :]
+    else:
+        weights = query_mask.to(hidden.dtype).unsqueeze(-1)
+        query = (hidden * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp(min=1)
+    pooled = hidden
+    if sentence_index is not None and bool((sentence_index >= 0).any()):
+        n = int(sentence_index.max()) + 1
+        member = nn.functional.one_hot((sentence_index + 1).clamp(min=0), n + 1)[..., 1:]
+        member = member.to(hidden.dtype)  # [batch, tokens, sentences]
+        sums = member.transpose(1, 2) @ hidden  # [batch, sentences, width]
+        means = sums / member.sum(1).unsqueeze(-1).clamp(min=1)
+        inside = member.sum(-1, keepdim=True)  # 1 for tokens in a sentence
+        pooled = member @ means + (1 - inside) * hidden
+    unit = nn.functional.normalize
+    return unit(pooled, dim=-1) * unit(query, dim=-1) * width
+
+
+class ProvencePruner(PreTrainedModel):
+    """Encoder + ranking logit (the backbone's classifier) + per-token `Linear(hidden, 2)`."""
+
+    config_class = PretrainedConfig
+    base_model_prefix = "pruner"
+    supports_gradient_checkpointing = True
+    _no_split_modules: list[str] = []
+    # The backbone implements attention; these only let the wrapper pass the choice through.
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__(config)
+        config.num_labels = 1
+        self.backbone = AutoModelForSequenceClassification.from_config(config)
+        dropout = getattr(config, "pruner_dropout", None)
+        if dropout is None:
+            dropout = getattr(config, "hidden_dropout_prob", 0.1) or 0.0
+        self.sentence_features = bool(getattr(config, "pruner_sentence_features", False))
+        width = config.hidden_size * (2 if self.sentence_features else 1)
+        self.pruning_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 2))
+        self.ranking_weight = getattr(config, "ranking_weight", 0.05)
+        self.pruning_weight = getattr(config, "pruning_weight", 1.0)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if module is getattr(self, "pruning_head", None) or isinstance(module, nn.Linear):
+            std = getattr(self.config, "initializer_range", 0.02)
+            for sub in module.modules() if not isinstance(module, nn.Linear) else [module]:
+                if isinstance(sub, nn.Linear):
+                    nn.init.normal_(sub.weight, mean=0.0, std=std)
+                    if sub.bias is not None:
+                        nn.init.zeros_(sub.bias)
+
+    @classmethod
+    def from_backbone(
+        cls,
+        name_or_path: str,
+        classifier_dropout: float | None = None,
+        max_length: int = 512,
+        ranking_weight: float = 0.05,
+        pruning_weight: float = 1.0,
+        sentence_features: bool = False,
+    ) -> ProvencePruner:
+        """A fresh pruner on top of a (cross-)encoder checkpoint; the heads start random.
+
+        `sentence_features` widens the token head's input with the query/sentence match
+        (`sentence_query_features`), which lets a bi-encoder backbone (MiniLM) learn fast.
+        """
+        backbone = AutoModelForSequenceClassification.from_pretrained(name_or_path, num_labels=1)
+        config = backbone.config
+        config.pruner_dropout = classifier_dropout
+        config.pruner_max_length = max_length
+        config.default_threshold = DEFAULT_THRESHOLD
+        config.ranking_weight = ranking_weight
+        config.pruning_weight = pruning_weight
+        config.pruner_sentence_features = sentence_features
+        config.architectures = [cls.__name__]
+        model = cls(config)
+        model.backbone = backbone
+        model.tokenizer = _load_tokenizer(name_or_path)
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs) -> ProvencePruner:
+        """Load a saved pruner folder (the config is the backbone's own type)."""
+        if "config" not in kwargs:
+            kwargs["config"] = AutoConfig.from_pretrained(pretrained_model_name_or_path)
+        model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model.tokenizer = _load_tokenizer(pretrained_model_name_or_path)
+        return model
+
+    @property
+    def max_length(self) -> int:
+        return int(getattr(self.config, "pruner_max_length", 512))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        token_labels: torch.Tensor | None = None,
+        ranking_targets: torch.Tensor | None = None,
+        query_mask: torch.Tensor | None = None,
+        sentence_index: torch.Tensor | None = None,
+    ) -> PrunerOutput:
+        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        out = self.backbone(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            output_hidden_states=True,
+            return_dict=True,
+            **extra,
+        )
+        ranking_logits = out.logits.squeeze(-1)
+        hidden = out.hidden_states[-1]
+        if self.sentence_features:
+            hidden = torch.cat(
+                [hidden, sentence_query_features(hidden, query_mask, sentence_index)], dim=-1
+            )
+        pruning_logits = self.pruning_head(hidden)
+        loss = ranking = pruning = None
+        if token_labels is not None or ranking_targets is not None:
+            loss, ranking, pruning = pruner_losses(
+                ranking_logits,
+                pruning_logits,
+                ranking_targets,
+                token_labels,
+                self.ranking_weight,
+                self.pruning_weight,
+            )
+        return PrunerOutput(
+            loss=loss,
+            ranking_logits=ranking_logits,
+            pruning_logits=pruning_logits,
+            ranking_loss=ranking,
+            pruning_loss=pruning,
+        )
+
+    def process(self, question, context, threshold: float | None = None, **kwargs):
+        """Prune contexts for questions; see `distilldata.pruner_inference.process`."""
+        from distilldata.pruner_inference import process
+
+        if threshold is None:
+            threshold = getattr(self.config, "default_threshold", DEFAULT_THRESHOLD)
+        return process(self, question, context, threshold=threshold, **kwargs)

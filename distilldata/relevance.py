@@ -1,0 +1,451 @@
+"""`context_spans_relevance`: sharded, resumable span labeling and the merge into a dataset.
+
+Layout of the work, per split:
+- rows are cut into *groups* of `group_size` rows at fixed boundaries (0, G, 2G, ...); a group is
+  the cache unit: `<cache_root>/<dataset_name>/<labeler>/[debug/]<split>/<start>-<end>.json`
+  holds `{id: [[flags per span] per text]}` and is written atomically (temp file + rename);
+- shard k of N (one job, e.g. one GPU) takes a contiguous run of whole groups (splits in order,
+  about 1/N of all rows), so the cache is the same whatever N is, and a killed job redoes at most
+  the group it was in;
+- a shard writes one Parquet file (`split, row, id, context_spans_relevance`); the merge checks
+  that the shards cover every row exactly once and adds the column to the dataset.
+
+`<labeler>` names the backend, model and every setting that changes labels (see
+`LabelSettings.fingerprint`): a cache written by another model is never reused.
+
+Column semantics: `context_spans_relevance[row][text]` is a 0/1 list aligned with
+`context_spans[row][text]`; a text that got no prompt (no non-empty span) gets `[]`, which is
+distinct from "nothing relevant" (all zeros).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from distilldata.errors import InputError
+from distilldata.progress import Progress
+from distilldata.relevance_backends import LabelSettings, RelevanceBackend, TextItem, make_backend
+from distilldata.relevance_prompt import chunk_positions, span_flags
+from distilldata.sources import Tables, load_tables
+from distilldata.store import check_output, save_splits, write_json
+
+log = logging.getLogger(__name__)
+
+COLUMN = "context_spans_relevance"
+REQUIRED_COLUMNS = ("id", "query", "texts", "context_spans")
+GOLD_COLUMN = "answer_spans"
+FLAGS_TYPE = pa.list_(pa.list_(pa.int64()))
+SHARD_SCHEMA = pa.schema(
+    [("split", pa.string()), ("row", pa.int64()), ("id", pa.string()), (COLUMN, FLAGS_TYPE)]
+)
+Flags = list[list[int]]
+
+
+# ---- input checks ---------------------------------------------------------------------------
+
+
+def validate_split(table: pa.Table, where: str, needs_gold: bool = False) -> None:
+    """Fail with a clear message on missing columns, duplicate ids or texts/spans mismatches."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if needs_gold and GOLD_COLUMN not in table.column_names:
+        missing.append(GOLD_COLUMN)
+    if missing:
+        hint = (
+            " (the gold backend needs gold answer offsets, which SQuAD-derived data carries)"
+            if GOLD_COLUMN in missing
+            else ""
+        )
+        raise InputError(f"{where}: missing column(s) {missing}{hint}; found {table.column_names}")
+    ids = table.column("id")
+    if ids.null_count:
+        raise InputError(f"{where}: {ids.null_count} row(s) have no id; ids must be unique strings")
+    counts = pc.value_counts(ids)
+    dup = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(dup):
+        examples = [v.as_py() for v in dup.field("values")[:3]]
+        raise InputError(
+            f"{where}: {len(dup)} duplicate id(s), e.g. {examples}; labels are keyed by id, so "
+            "ids must be unique within a split"
+        )
+    n_texts = pc.list_value_length(table.column("texts"))
+    n_spans = pc.list_value_length(table.column("context_spans"))
+    bad = pc.not_equal(pc.fill_null(n_texts, -1), pc.fill_null(n_spans, -2))
+    if pc.any(bad).as_py():
+        first = pc.index(bad, True).as_py()
+        raise InputError(
+            f"{where}: row {first} (id {ids[first].as_py()!r}) has {n_texts[first].as_py()} texts "
+            f"but {n_spans[first].as_py()} context_spans lists; they must align one to one"
+        )
+
+
+# ---- groups and shards ----------------------------------------------------------------------
+
+
+def group_bounds(n_rows: int, group_size: int) -> list[tuple[int, int]]:
+    if group_size <= 0:
+        raise InputError("--group-size must be a positive number of rows")
+    return [(s, min(s + group_size, n_rows)) for s in range(0, n_rows, group_size)]
+
+
+def shard_plan(
+    rows_per_split: dict[str, int], group_size: int, shard: int, shards: int
+) -> list[tuple[str, int, int]]:
+    """The groups (split, start, end) of shard `shard` (0-based) of `shards`.
+
+    All groups of all splits, in split order, form one list; shard k takes the contiguous run
+    of whole groups whose first row falls in the k-th N-th of all rows, so shards get about the
+    same number of rows and the group boundaries (the cache files) do not depend on N.
+    """
+    if not 0 <= shard < shards:
+        raise InputError(f"shard {shard} is not in 0..{shards - 1}")
+    groups = [
+        (name, start, end)
+        for name, n_rows in rows_per_split.items()
+        for start, end in group_bounds(n_rows, group_size)
+    ]
+    total = sum(rows_per_split.values())
+    lo, hi = shard * total / shards, (shard + 1) * total / shards
+    plan, offset = [], 0
+    for name, start, end in groups:
+        if lo <= offset < hi:
+            plan.append((name, start, end))
+        offset += end - start
+    return plan
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"k/N"` (0-based k) -> (k, N)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError as exc:
+        raise InputError(f"--shard must look like k/N (0-based), got {text!r}") from exc
+    if n <= 0 or not 0 <= k < n:
+        raise InputError(f"--shard {text}: need 0 <= k < N")
+    return k, n
+
+
+# ---- cache ----------------------------------------------------------------------------------
+
+
+def rows_digest(rows: Sequence[dict]) -> str:
+    """A fingerprint of a group's inputs (ids, queries, texts, spans, gold), so a cache file is
+    never reused for rows that changed under the same ids (e.g. a re-sampled dataset)."""
+    keys = (*REQUIRED_COLUMNS, GOLD_COLUMN)
+    payload = [[row.get(k) for k in keys] for row in rows]
+    return hashlib.sha1(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+class GroupCache:
+    """One JSON file per (dataset, split, row range), written atomically:
+    `{"rows_sha1": <digest of the group's inputs>, "labels": {id: [[flags] per text]}}`."""
+
+    def __init__(self, root: str | Path, dataset_name: str, labeler: str, debug: bool = False):
+        self.base = Path(root) / dataset_name.replace("/", "_") / labeler
+        if debug:
+            self.base = self.base / "debug"
+
+    def path(self, split: str, start: int, end: int) -> Path:
+        return self.base / split / f"{start}-{end}.json"
+
+    def load(self, split: str, start: int, end: int, digest: str) -> dict | None:
+        """The cached labels if the file exists and was made from exactly these rows."""
+        path = self.path(split, start, end)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable cache file (%s); recomputing", path, exc)
+            return None
+        if not isinstance(data, dict) or data.get("rows_sha1") != digest:
+            log.warning("%s: made from other rows (or not ours); recomputing", path)
+            return None
+        return data["labels"]
+
+    def save(self, split: str, start: int, end: int, digest: str, labels: dict) -> None:
+        path = self.path(split, start, end)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        payload = {"rows_sha1": digest, "labels": labels}
+        tmp.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), "utf-8")
+        os.replace(tmp, path)
+
+
+# ---- labeling -------------------------------------------------------------------------------
+
+
+def prompted_texts(rows: Iterable[dict]) -> int:
+    return sum(1 for row in rows for spans in row["context_spans"] if chunk_positions(spans))
+
+
+def label_rows(
+    backend: RelevanceBackend, rows: Sequence[dict], batch_size: int
+) -> dict[str, Flags]:
+    """Flags for every text of every row; one backend call per `batch_size` rows."""
+    out: dict[str, Flags] = {}
+    for start in range(0, len(rows), max(1, batch_size)):
+        batch = rows[start : start + batch_size]
+        items, where = [], []
+        for r, row in enumerate(batch):
+            gold = row.get(GOLD_COLUMN)
+            for t, (text, spans) in enumerate(zip(row["texts"], row["context_spans"], strict=True)):
+                if not chunk_positions(spans):
+                    continue
+                answers = None if gold is None and GOLD_COLUMN not in row else (gold or [])
+                if answers is not None and t != 0:
+                    answers = []  # gold offsets point into texts[0], the positive
+                items.append(TextItem(row["query"], text, spans, answers))
+                where.append((r, t))
+        flags = backend.label(items) if items else []
+        labeled: list[Flags] = [[[] for _ in row["texts"]] for row in batch]
+        for (r, t), chunk_level in zip(where, flags, strict=True):
+            labeled[r][t] = span_flags(chunk_level, batch[r]["context_spans"][t])
+        for row, row_flags in zip(batch, labeled, strict=True):
+            out[row["id"]] = row_flags
+    return out
+
+
+def _limit(tables: Tables, debug_limit: int | None) -> Tables:
+    if debug_limit is None:
+        return tables
+    return {name: t.slice(0, min(debug_limit, t.num_rows)) for name, t in tables.items()}
+
+
+def _group_rows(table: pa.Table, start: int, end: int, columns: Sequence[str]) -> list[dict]:
+    cols = [c for c in columns if c in table.column_names]
+    return table.slice(start, end - start).select(cols).to_pylist()
+
+
+def label_shard(
+    tables: Tables,
+    backend: RelevanceBackend,
+    cache: GroupCache,
+    shard: int = 0,
+    shards: int = 1,
+    group_size: int = 1000,
+    batch_size: int = 200,
+    force: bool = False,
+    where: str = "dataset",
+) -> tuple[pa.Table, dict]:
+    """Label shard `shard` of `shards` of every split; returns the shard table and counts.
+
+    Rows are read one group at a time, so memory stays at one group whatever the shard size.
+    """
+    for name, table in tables.items():
+        validate_split(table, f"{where} [{name}]", needs_gold=backend.needs_gold)
+    plan = shard_plan({k: t.num_rows for k, t in tables.items()}, group_size, shard, shards)
+    cached: dict[tuple[str, int, int], dict] = {}
+    digests: dict[tuple[str, int, int], str] = {}
+    to_do = 0
+    for name, start, end in plan:
+        rows = _group_rows(tables[name], start, end, (*REQUIRED_COLUMNS, GOLD_COLUMN))
+        digests[(name, start, end)] = digest = rows_digest(rows)
+        hit = None if force else cache.load(name, start, end, digest)
+        if hit is not None:
+            cached[(name, start, end)] = hit
+        else:
+            to_do += prompted_texts(rows)
+    stats = {
+        "groups": len(plan),
+        "groups_cached": len(cached),
+        "rows": sum(end - start for _, start, end in plan),
+        "prompts_computed": to_do,
+    }
+    log.info(
+        "shard %d/%d: %d group(s), %d cached, %s prompts to compute",
+        shard, shards, len(plan), len(cached), f"{to_do:,}",
+    )  # fmt: skip
+    progress = Progress(to_do, "prompts", log)
+    out_rows: dict[str, list] = {f: [] for f in SHARD_SCHEMA.names}
+    started = time.monotonic()
+    for name, start, end in plan:
+        table = tables[name]
+        result = cached.get((name, start, end))
+        if result is None:
+            rows = _group_rows(table, start, end, (*REQUIRED_COLUMNS, GOLD_COLUMN))
+            result = {}
+            for b in range(0, len(rows), max(1, batch_size)):
+                batch = rows[b : b + batch_size]
+                result.update(label_rows(backend, batch, batch_size))
+                progress.update(prompted_texts(batch))
+            cache.save(name, start, end, digests[(name, start, end)], result)
+        ids = table.column("id").slice(start, end - start).to_pylist()
+        out_rows["split"].extend([name] * len(ids))
+        out_rows["row"].extend(range(start, end))
+        out_rows["id"].extend(ids)
+        out_rows[COLUMN].extend(result[i] for i in ids)
+    stats["seconds"] = round(time.monotonic() - started, 3)
+    stats |= backend.stats()
+    return pa.Table.from_pydict(out_rows, schema=SHARD_SCHEMA), stats
+
+
+def write_shard(table: pa.Table, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+# ---- merge ----------------------------------------------------------------------------------
+
+
+def attach(tables: Tables, shard_tables: Sequence[pa.Table], where: str = "dataset") -> Tables:
+    """Add the column to every split from the shard tables, checking full, exact coverage."""
+    labels = (
+        pa.concat_tables([t.cast(SHARD_SCHEMA) for t in shard_tables])
+        if shard_tables
+        else (SHARD_SCHEMA.empty_table())
+    )
+    out: Tables = {}
+    for name, table in tables.items():
+        part = labels.filter(pc.equal(labels.column("split"), name))
+        part = part.sort_by("row")
+        rows = part.column("row").to_pylist()
+        if rows != list(range(table.num_rows)):
+            missing = sorted(set(range(table.num_rows)) - set(rows))[:5]
+            raise InputError(
+                f"{where} [{name}]: shard files cover {len(rows)} of {table.num_rows} rows "
+                f"(missing e.g. {missing}, or duplicated); rerun the missing shard(s)"
+            )
+        if part.column("id").to_pylist() != table.column("id").to_pylist():
+            raise InputError(
+                f"{where} [{name}]: shard ids differ from the dataset's; the shards were made "
+                "from another version of the dataset — delete them and rerun"
+            )
+        if COLUMN in table.column_names:
+            log.warning("%s [%s]: replacing the existing %s column", where, name, COLUMN)
+            table = table.drop_columns([COLUMN])
+        out[name] = table.append_column(COLUMN, part.column(COLUMN))
+    return out
+
+
+def relevance_summary(tables: Tables) -> dict:
+    summary = {}
+    for name, table in tables.items():
+        texts = prompted = spans = relevant = 0
+        for row in table.column(COLUMN).to_pylist():
+            for flags in row:
+                texts += 1
+                if flags:
+                    prompted += 1
+                    spans += len(flags)
+                    relevant += sum(flags)
+        summary[name] = {
+            "rows": table.num_rows,
+            "texts": texts,
+            "texts_prompted": prompted,
+            "texts_without_prompt": texts - prompted,
+            "spans": spans,
+            "spans_relevant": relevant,
+            "relevant_ratio": round(relevant / spans, 4) if spans else None,
+        }
+    return summary
+
+
+def default_output(dataset_path: str | Path, debug: bool = False) -> Path:
+    path = Path(dataset_path)
+    return path.parent / f"{path.name}{'_with_relevance_debug' if debug else '_with_relevance'}"
+
+
+def load_inputs(dataset_path: str | Path, debug_limit: int | None) -> Tables:
+    return _limit(load_tables(str(dataset_path)), debug_limit)
+
+
+def merge_relevance(
+    dataset_path: str | Path,
+    shard_paths: Sequence[str | Path],
+    output_path: str | Path,
+    overwrite: bool = False,
+    debug_limit: int | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Assemble `<dataset>_with_relevance` from the shard files of the labeling jobs."""
+    out_dir = check_output(output_path, overwrite)
+    tables = load_inputs(dataset_path, debug_limit)
+    shards = [pq.read_table(p) for p in shard_paths]
+    merged = attach(tables, shards, where=str(dataset_path))
+    save_splits(merged, out_dir, overwrite=overwrite)
+    sidecars = [Path(f"{p}.json") for p in shard_paths]
+    runs = [json.loads(p.read_text("utf-8")) for p in sidecars if p.exists()]
+    labelers = sorted({r.get("labeler") for r in runs})
+    if len(labelers) > 1:
+        raise InputError(f"shards were labeled by different labelers {labelers}; rerun them")
+    summary = {
+        "dataset": str(dataset_path),
+        "labeler": labelers[0] if labelers else None,
+        "shards": len(shards),
+        "runs": runs,
+        **(extra or {}),
+    }
+    summary["splits"] = relevance_summary(merged)
+    write_json(Path(out_dir) / "relevance.json", summary)
+    log.info("saved %s: %s", out_dir, {k: v["rows"] for k, v in summary["splits"].items()})
+    return summary
+
+
+def run_shard(
+    dataset_path: str | Path,
+    settings: LabelSettings,
+    shard: int = 0,
+    shards: int = 1,
+    dataset_name: str | None = None,
+    cache_root: str | Path = "cache/context_spans_relevance",
+    group_size: int = 1000,
+    batch_size: int = 200,
+    force: bool = False,
+    debug_limit: int | None = None,
+    backend: RelevanceBackend | None = None,
+) -> tuple[pa.Table, dict]:
+    """Load the dataset and label one shard through the group cache."""
+    tables = load_inputs(dataset_path, debug_limit)
+    name = dataset_name or Path(dataset_path).name
+    cache = GroupCache(cache_root, name, settings.fingerprint(), debug=debug_limit is not None)
+    backend = backend or make_backend(settings)
+    try:
+        return label_shard(
+            tables, backend, cache, shard, shards, group_size, batch_size, force, str(dataset_path)
+        )
+    finally:
+        backend.close()
+
+
+def add_span_relevance(
+    dataset_path: str | Path,
+    settings: LabelSettings,
+    output_path: str | Path | None = None,
+    overwrite: bool = False,
+    debug_limit: int | None = None,
+    backend: RelevanceBackend | None = None,
+    **shard_options,
+) -> dict:
+    """The seed's one-shot run: label every row (through the cache) and save the dataset."""
+    out_dir = check_output(
+        output_path or default_output(dataset_path, debug_limit is not None), overwrite
+    )
+    table, stats = run_shard(
+        dataset_path, settings, debug_limit=debug_limit, backend=backend, **shard_options
+    )
+    tables = load_inputs(dataset_path, debug_limit)
+    merged = attach(tables, [table], where=str(dataset_path))
+    save_splits(merged, out_dir, overwrite=overwrite)
+    summary = {
+        "dataset": str(dataset_path),
+        "labeler": settings.fingerprint(),
+        "run": stats,
+        "splits": relevance_summary(merged),
+    }
+    write_json(Path(out_dir) / "relevance.json", summary)
+    log.info("saved %s", out_dir)
+    return summary

@@ -1,0 +1,79 @@
+# Reranker-pruner training and evaluation: training YAML -> checkpoints + final_model -> tables.
+
+
+rule tiny_encoder:
+    output:
+        config="resources/models/tiny-bert/config.json",
+        weights="resources/models/tiny-bert/model.safetensors",
+    log:
+        "logs/training/tiny_encoder.log",
+    conda:
+        "../envs/training.yaml"
+    params:
+        script=script("build_tiny_encoder.py"),
+    shell:
+        "python {params.script} --output resources/models/tiny-bert > {log} 2>&1"
+
+
+rule train_pruner:
+    input:
+        unpack(training_inputs),
+    output:
+        config="results/provence/models/{run}/final_model/config.json",
+        weights="results/provence/models/{run}/final_model/model.safetensors",
+        log_history="results/provence/models/{run}/final_model/training_log.json",
+    log:
+        "logs/training/train_pruner/{run}.log",
+    benchmark:
+        "benchmarks/training/train_pruner/{run}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    params:
+        script=script("train_pruner.py"),
+        run_dir="results/provence/models/{run}",
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} {input.recipe} "
+        "--output-dir {params.run_dir} --skip-eval --overwrite > {log} 2>&1"
+
+
+rule eval_pruner:
+    input:
+        unpack(eval_inputs),
+    output:
+        markdown=report(
+            "results/provence/models/{run}/final_model/eval_datasets/results.md",
+            caption="../report/pruner_eval.rst",
+            category="Pruner training",
+            subcategory="Evaluation tables",
+            labels={"run": "{run}", "artifact": "results.md"},
+        ),
+        json="results/provence/models/{run}/final_model/eval_datasets/results.json",
+        plot=report(
+            "results/provence/models/{run}/threshold_sweep.png",
+            caption="../report/pruner_sweep.rst",
+            category="Pruner training",
+            subcategory="Threshold sweep",
+            labels={"run": "{run}", "artifact": "threshold_sweep.png"},
+        ),
+    log:
+        "logs/training/eval_pruner/{run}.log",
+    benchmark:
+        "benchmarks/training/eval_pruner/{run}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+    params:
+        script=script("eval_datasets.py"),
+        options=eval_options,
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} --model "
+        "results/provence/models/{wildcards.run}/final_model {params.options} "
+        "--output-file {output.markdown} --output-json {output.json} "
+        "--output-plot {output.plot} > {log} 2>&1"

@@ -1,0 +1,32 @@
+#!/usr/bin/env python
+"""Build a tiny BERT cross-encoder + WordPiece tokenizer offline (for CI and smoke runs).
+
+Example:
+  python scripts/build_tiny_encoder.py --output resources/models/tiny-bert
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--output", required=True, help="folder to write the model and tokenizer to")
+    p.add_argument("--vocab-size", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.tiny_encoder import build_tiny_encoder
+
+    path = build_tiny_encoder(args.output, vocab_size=args.vocab_size, seed=args.seed)
+    print(f"tiny encoder written to {path}")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Dedup stage 4: add dup_cluster_id / quality_is_duplicate to one shard, drop duplicates.
+
+Example:
+  python scripts/dedup_filter.py --input normalized/part-00000.parquet \\
+      --clusters clusters.parquet \\
+      --output deduped/part-00000.parquet --stats deduped/part-00000.stats.json
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--input", required=True)
+    p.add_argument("--clusters", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--stats", required=True)
+    p.add_argument("--near_duplicates", default="tag", choices=["tag", "drop", "off"])
+    p.add_argument("--keep_exact", action="store_true", help="tag exact duplicates, keep them")
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.dedup import DedupConfig, filter_shard
+
+    config = DedupConfig(near_duplicates=args.near_duplicates, drop_exact=not args.keep_exact)
+    filter_shard(args.input, args.clusters, args.output, args.stats, config)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Dedup stage 1: exact hash + MinHash LSH band keys of each row's dedup key (one shard).
+
+Example:
+  python scripts/dedup_signatures.py \\
+      --input results/nemotron/normalized/x/train/part-00000.parquet \\
+      --output results/nemotron/dedup/x/signatures/train/part-00000.parquet --key completion
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def add_minhash_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ngram", type=int, default=5, help="words per shingle")
+    p.add_argument("--bands", type=int, default=14)
+    p.add_argument("--rows", type=int, default=8, help="signature values per band")
+    p.add_argument("--seed", type=int, default=1)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--input", required=True, help="normalized Parquet shard")
+    p.add_argument("--output", required=True, help="signature Parquet file")
+    p.add_argument("--key", default="completion", choices=["completion", "prompt", "text"])
+    p.add_argument("--near_duplicates", default="tag", choices=["tag", "drop", "off"])
+    add_minhash_args(p)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.dedup import DedupConfig, compute_signatures
+    from distilldata.minhash import MinHashConfig
+
+    config = DedupConfig(
+        key=args.key,
+        minhash=MinHashConfig(args.ngram, args.bands, args.rows, args.seed),
+        near_duplicates=args.near_duplicates,
+    )
+    compute_signatures(args.input, args.output, config)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,32 @@
+#!/usr/bin/env python
+"""Precision / recall / F2 of `context_spans_relevance` against gold answer offsets, per split.
+
+Example:
+  python scripts/label_quality.py --dataset results/provence/base/squad_en_with_relevance \
+      --markdown quality.md --json quality.json
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset", required=True, help="a dataset with context_spans_relevance")
+    p.add_argument("--markdown", required=True)
+    p.add_argument("--json", required=True)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.label_quality import label_quality
+
+    label_quality(args.dataset, args.markdown, args.json)
+
+
+if __name__ == "__main__":
+    run_main(main)

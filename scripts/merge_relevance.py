@@ -1,0 +1,43 @@
+#!/usr/bin/env python
+"""Merge the shard files of add_span_relevance.py --shard into `<dataset>_with_relevance`.
+
+Example:
+  python scripts/merge_relevance.py --dataset-path results/provence/base/squad_en \
+      --shards shard0.parquet shard1.parquet \
+      --output-path results/provence/base/squad_en_with_relevance --overwrite
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset-path", required=True, help="the dataset the shards were made from")
+    p.add_argument("--shards", nargs="+", required=True, help="shard Parquet files (all of them)")
+    p.add_argument("--output-path", required=True)
+    p.add_argument(
+        "--debug-limit", type=int, default=None, help="the shards were made with --debug"
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.relevance import merge_relevance
+
+    merge_relevance(
+        args.dataset_path,
+        args.shards,
+        args.output_path,
+        overwrite=args.overwrite,
+        debug_limit=args.debug_limit,
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""Merge the per-shard tools catalogs of a dataset into one `source_tools_id -> tools` JSON.
+
+Example:
+  python scripts/merge_tools_catalog.py --output results/nemotron/normalized/x/tools_catalog.json \\
+      results/nemotron/normalized/x/train/part-00000.tools.jsonl
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("parts", nargs="+", help="*.tools.jsonl files written by normalize_dataset.py")
+    p.add_argument("--output", required=True)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.nemotron_normalize import merge_tools_catalogs
+
+    merge_tools_catalogs(args.parts, args.output)
+
+
+if __name__ == "__main__":
+    run_main(main)

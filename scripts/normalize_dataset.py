@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Normalize Nemotron-style chat rows to text-first Parquet (Harmony `text`, meta/quality/stats).
+
+One shard (what a workflow job runs):
+  python scripts/normalize_dataset.py --dataset nvidia/Nemotron-Agentic-v1 --kind agentic \\
+      --input data/nemotron/agentic_v1_tool_calling_1row.jsonl --split tool_calling --part 0 \\
+      --out_dir results/nemotron/normalized/agentic_v1 \\
+      --drop_invalid_harmony --drop_empty_completion
+A whole dataset by hand (a Hub id, from its local snapshot in the HF cache):
+  python scripts/normalize_dataset.py --dataset nvidia/Nemotron-Math-v2 --out_dir cpu_out/math_v2 \\
+      --hf_layout --write_readme --drop_invalid_harmony --drop_empty_completion
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset", required=True, help="Hub id or name (the `dataset` column)")
+    p.add_argument("--out_dir", required=True)
+    p.add_argument("--input", help="one shard (.jsonl[.gz], .json, .parquet); default: all")
+    p.add_argument("--split", help="split name of --input (default: from its file name)")
+    p.add_argument("--part", type=int, default=0, help="shard number of --input in its split")
+    p.add_argument("--kind", help="math_v2|math_proofs|science|agentic|if_chat|chat")
+    p.add_argument("--subset", default="default")
+    p.add_argument(
+        "--loss_mode", default="assistant_all", choices=["assistant_all", "assistant_last"]
+    )
+    p.add_argument("--hf_layout", action="store_true", help="data/<split>-NNNNN-of-MMMMM.parquet")
+    p.add_argument("--write_readme", action="store_true", help="write a dataset card README.md")
+    p.add_argument("--drop_invalid_harmony", action="store_true")
+    p.add_argument("--drop_empty_completion", action="store_true")
+    p.add_argument("--drop_malformed_tool_calls", action="store_true")
+    p.add_argument("--drop", action="append", default=[], help="another hard-drop reason")
+    p.add_argument("--max_records", type=int, default=None, help="only the first N rows per shard")
+    p.add_argument("--identity", default=None, help="system identity line")
+    p.add_argument("--knowledge_cutoff", default="2024-06")
+    p.add_argument("--date", default=None, help="fixed `Current date:` (never now)")
+    p.add_argument("--reasoning_effort", default="medium", choices=["low", "medium", "high"])
+    p.add_argument("--effort_from_split", action="store_true", help="low/medium/high_* splits")
+    p.add_argument(
+        "--builtin_python_tool",
+        action="append",
+        default=None,
+        help="tool names rendered as the built-in python tool (repeatable)",
+    )
+    p.add_argument(
+        "--stringify_content",
+        action="store_true",
+        help="json.dumps non-string message content instead of quarantining the row",
+    )
+    p.add_argument(
+        "--uuid_is_problem_id",
+        action="store_true",
+        help="uuid names the problem, not the row: id = uuid:hash",
+    )
+    p.add_argument("--min_completion_chars", type=int, default=1)
+    p.add_argument("--repeated_line_min_count", type=int, default=20)
+    p.add_argument("--too_long_tokens", type=int, default=32768)
+    p.add_argument("--batch_rows", type=int, default=1000)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from pathlib import Path
+
+    from distilldata.dataset_files import resolve_splits, split_of
+    from distilldata.harmony import DEFAULT_IDENTITY, SystemConfig
+    from distilldata.nemotron_normalize import (
+        DatasetSpec,
+        kind_for,
+        normalize_dataset,
+        normalize_shard,
+        part_path,
+    )
+    from distilldata.quality import QualityConfig
+
+    drop = list(args.drop)
+    drop += ["invalid_harmony"] * args.drop_invalid_harmony
+    drop += ["empty_completion"] * args.drop_empty_completion
+    drop += ["malformed_tool_call"] * args.drop_malformed_tool_calls
+    spec = DatasetSpec(
+        dataset=args.dataset,
+        kind=args.kind or kind_for(args.dataset),
+        subset=args.subset,
+        loss_mode=args.loss_mode,
+        system=SystemConfig(
+            identity=args.identity or DEFAULT_IDENTITY,
+            knowledge_cutoff=args.knowledge_cutoff,
+            date=args.date,
+            reasoning_effort=args.reasoning_effort,
+        ),
+        effort_from_split=args.effort_from_split,
+        builtin_python_tools=tuple(
+            args.builtin_python_tool or ("stateful_python_code_exec", "python")
+        ),
+        stringify_content=args.stringify_content,
+        uuid_is_problem_id=args.uuid_is_problem_id,
+        drop=tuple(dict.fromkeys(drop)),
+        quality=QualityConfig(
+            min_completion_chars=args.min_completion_chars,
+            repeated_line_min_count=args.repeated_line_min_count,
+            too_long_tokens=args.too_long_tokens,
+        ),
+    )
+    if args.input:
+        split = args.split or split_of(args.input)
+        output = part_path(args.out_dir, split, args.part, args.part + 1, False)
+        normalize_shard(args.input, output, spec, split, args.max_records, args.batch_rows)
+    else:
+        files = resolve_splits(hub_id=args.dataset)
+        normalize_dataset(
+            spec, files, Path(args.out_dir), args.hf_layout, args.write_readme, args.max_records
+        )
+
+
+if __name__ == "__main__":
+    run_main(main)

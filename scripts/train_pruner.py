@@ -1,0 +1,70 @@
+#!/usr/bin/env python
+"""Train a reranker-pruner (ranking logit + token keep/drop head) from a YAML recipe.
+
+Examples:
+  python scripts/train_pruner.py config/training/demo-minilm-squad.yaml \
+      --output-dir results/provence/models/demo-minilm-squad
+  # resume: the latest checkpoint of a run folder, or one checkpoint
+  python scripts/train_pruner.py config/training/demo-minilm-squad.yaml \
+      --checkpoint results/provence/models/demo-minilm-squad
+"""
+
+import argparse
+
+from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("config", help="training YAML (model_args, data_args, training_args)")
+    p.add_argument(
+        "--output-dir",
+        default=None,
+        help="run folder for checkpoint-* and final_model/ (default output/<config>_<time>)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="resume: a run folder (latest checkpoint) or checkpoint-N",
+    )
+    p.add_argument(
+        "--resume_from_checkpoint",
+        "--resume-from-checkpoint",
+        dest="resume_from_checkpoint",
+        default=None,
+        help="resume from this checkpoint-N folder (Hugging Face style)",
+    )
+    p.add_argument("--max-steps", type=int, default=None, help="override training_args.max_steps")
+    p.add_argument(
+        "--skip-eval",
+        action="store_true",
+        help="do not run training_args.eval_datasets after training (the workflow evaluates "
+        "in its own rule)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="when not resuming, delete earlier checkpoint-* and final_model/ in the run folder",
+    )
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.log_level)
+    from distilldata.pruner_train import train
+
+    train(
+        args.config,
+        output_dir=args.output_dir,
+        checkpoint=args.checkpoint,
+        resume_from_checkpoint=args.resume_from_checkpoint,
+        run_eval=not args.skip_eval,
+        overrides={"max_steps": args.max_steps} if args.max_steps else None,
+        overwrite=args.overwrite,
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,86 @@
+"""Span metrics on hand-computed confusion matrices, compression, tables, eval YAML."""
+
+from __future__ import annotations
+
+import pytest
+
+from distilldata.errors import InputError
+from distilldata.pruner_eval import (
+    TABLE_HEADER,
+    Confusion,
+    best_threshold,
+    compression,
+    f2,
+    load_eval_config,
+    markdown_table,
+    precision,
+    recall,
+    span_accuracy,
+)
+
+
+def test_confusion_and_metrics_by_hand():
+    c = Confusion()
+    c.add(gold=[1, 1, 1, 0, 0], pred=[1, 1, 0, 1, 0])
+    c.add(gold=[1, 0, 0, 1, 0], pred=[1, 0, 0, 0, 0])
+    assert (c.tp, c.fp, c.tn, c.fn) == (3, 1, 4, 2)
+    p, r = precision(c), recall(c)
+    assert p == pytest.approx(0.75) and r == pytest.approx(0.6)
+    assert f2(p, r) == pytest.approx(5 * 0.75 * 0.6 / (4 * 0.75 + 0.6))  # 0.625
+    assert f2(p, r) == pytest.approx(0.625)
+    assert span_accuracy(c) == pytest.approx(0.7)
+
+
+def test_metric_edge_cases():
+    none = Confusion(tp=0, fp=0, tn=5, fn=0)
+    assert precision(none) is None and recall(none) is None and f2(None, None) is None
+    miss = Confusion(tp=0, fp=2, tn=1, fn=3)
+    assert precision(miss) == 0 and recall(miss) == 0 and f2(0.0, 0.0) == 0.0
+    perfect = Confusion(tp=4, fp=0, tn=6, fn=0)
+    assert f2(precision(perfect), recall(perfect)) == pytest.approx(1.0)
+    assert span_accuracy(Confusion()) is None
+
+
+def test_compression_counts_characters():
+    sentences = ["abcd", "ef", "ghij"]
+    assert compression(sentences, [1, 1, 1]) == 0
+    assert compression(sentences, [0, 0, 0]) == 100
+    assert compression(sentences, [1, 0, 0]) == pytest.approx(60.0)
+    assert compression([], []) == 0
+
+
+def test_markdown_table_has_twelve_columns_and_best_threshold():
+    m = {
+        "f2": 0.5,
+        "recall": 0.6,
+        "precision": 0.3,
+        "confusion_matrix": {"tp": 3, "fp": 7, "tn": 10, "fn": 2},
+        "mean_compression": 42.0,
+        "span_accuracy": 0.59,
+        "span_total": 22,
+        "contexts": 4,
+    }
+    lines = markdown_table({"ds:test": m})
+    assert lines[0] == TABLE_HEADER
+    assert all(line.count("|") == 13 for line in lines)
+    assert "| ds:test | 0.5000 | 0.6000 | 0.3000 | 2 | 3 | 7 | 10 | 42.00 |" in lines[2]
+    results = {"0.1": {"a": m}, "0.5": {"a": {**m, "f2": 0.8, "mean_compression": 70.0}}}
+    assert best_threshold(results) == ("0.5", 0.8, 70.0)
+
+
+def test_eval_config(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text(
+        "split: test\ndatasets:\n  - dataset_name: a\n    n_samples: 5\n"
+        "  - dataset_name: b\n    subset: s\n    split: validation\n  - c\n"
+    )
+    entries = load_eval_config(path)
+    assert [(d.key, d.split, d.n_samples) for d in entries] == [
+        ("a:test", "test", 5),
+        ("b:s", "validation", None),
+        ("c:test", "test", None),
+    ]
+    assert {d.split for d in load_eval_config(path, split="train")} == {"train"}
+    path.write_text("datasets:\n  - dataset_name: a\n    typo: 1\n")
+    with pytest.raises(InputError, match="typo"):
+        load_eval_config(path)

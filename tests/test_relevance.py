@@ -1,0 +1,448 @@
+"""Span relevance: gold labels, the transformers backend, sharding, cache/resume, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import DATA, REPO, offline_env
+from distilldata.errors import InputError
+from distilldata.gold import gold_relevance
+from distilldata.relevance import (
+    COLUMN,
+    add_span_relevance,
+    group_bounds,
+    merge_relevance,
+    parse_shard,
+    run_shard,
+    shard_plan,
+    write_shard,
+)
+from distilldata.relevance_backends import GoldBackend, LabelSettings, make_backend
+from distilldata.sources import load_tables
+from distilldata.store import save_splits
+
+GOLD = LabelSettings(backend="gold")
+
+
+def synthetic_rows(n: int, prefix: str = "syn:train") -> list[dict]:
+    rows = []
+    for i in range(n):
+        positive = f"Paris is in France. The answer is {i}. Nothing else."
+        negative = f"Bananas are yellow {i}. Cats sleep."
+        rows.append(
+            {
+                "id": f"{prefix}:{i}",
+                "query": f"What is the answer {i}?",
+                "texts": [positive, negative, ""],
+                "context_spans": [
+                    [
+                        [0, 19],
+                        [20, 20 + len(f"The answer is {i}.")],
+                        [21 + len(f"The answer is {i}."), len(positive)],
+                    ],
+                    [[0, 20 + len(str(i))], [21 + len(str(i)), len(negative)]],
+                    [[0, 0]],
+                ],
+                "labels": [1, 0, 0],
+                "answer_spans": [[34, 34 + len(str(i))]],
+            }
+        )
+    return rows
+
+
+def make_dataset(path: Path, splits: dict) -> Path:
+    tables = {
+        name: rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+        for name, rows in splits.items()
+    }
+    save_splits(tables, path)
+    return path
+
+
+@pytest.fixture
+def syn(tmp_path) -> Path:
+    return make_dataset(
+        tmp_path / "syn",
+        {
+            "train": synthetic_rows(22),
+            "validation": synthetic_rows(5, "syn:validation"),
+            "test": synthetic_rows(3, "syn:test"),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    from tiny_models import build_causal_lm
+
+    return build_causal_lm(tmp_path_factory.mktemp("tiny_lm"))
+
+
+@pytest.fixture(scope="module")
+def squad_base(tmp_path_factory, nltk_data) -> Path:
+    from distilldata.convert import convert
+    from distilldata.triplets import write_qa_triplets
+
+    root = tmp_path_factory.mktemp("squad")
+    write_qa_triplets(DATA / "squad" / "dev-v2.0.json", root / "triplets")
+    convert(str(root / "triplets"), root / "base", lang="en", slug="squad_en", sample_size=40)
+    return root / "base" / "squad_en"
+
+
+def rows_of(path: Path) -> dict[str, list[dict]]:
+    return {name: t.to_pylist() for name, t in load_tables(str(path)).items()}
+
+
+# ---- gold -------------------------------------------------------------------------------------
+
+
+def test_gold_labels_on_the_squad_demo(squad_base, tmp_path):
+    out = tmp_path / "squad_en_with_relevance"
+    summary = add_span_relevance(squad_base, GOLD, output_path=out, cache_root=tmp_path / "c")
+    assert summary["labeler"] == "gold"
+    for split, rows in rows_of(out).items():
+        assert rows, split
+        for row in rows:
+            flags = row[COLUMN]
+            assert len(flags) == len(row["texts"])
+            for spans, f in zip(row["context_spans"], flags, strict=True):
+                # a text with no non-empty span (a missing negative) gets no prompt: []
+                assert f == [] if all(e <= s for s, e in spans) else len(f) == len(spans)
+            assert flags[0] == gold_relevance(row["context_spans"][0], row["answer_spans"])
+            assert sum(flags[0]) >= 1  # every kept SQuAD question has its answer in texts[0]
+            for a_start, a_end in row["answer_spans"]:
+                hit = [
+                    (s, e) for (s, e), f in zip(row["context_spans"][0], flags[0], strict=True) if f
+                ]
+                assert any(s < a_end and a_start < e for s, e in hit)
+            assert all(sum(f) == 0 for f in flags[1:])
+
+
+def test_gold_needs_answer_spans(syn, tmp_path):
+    tables = load_tables(str(syn))
+    no_gold = make_dataset(
+        tmp_path / "nogold", {k: t.drop_columns(["answer_spans"]) for k, t in tables.items()}
+    )
+    with pytest.raises(InputError, match="answer_spans"):
+        add_span_relevance(no_gold, GOLD, cache_root=tmp_path / "c")
+
+
+# ---- transformers backend -------------------------------------------------------------------
+
+
+def test_transformers_backend_end_to_end(syn, tiny_lm, tmp_path):
+    settings = LabelSettings(
+        backend="transformers", model=str(tiny_lm), temperature=0, max_tokens=8, max_model_len=512
+    )
+    out = tmp_path / "out"
+    summary = add_span_relevance(
+        syn, settings, output_path=out, cache_root=tmp_path / "c", debug_limit=4, batch_size=3
+    )
+    assert summary["run"]["prompts_computed"] == (4 + 4 + 3) * 2  # 2 non-empty texts per row
+    assert summary["run"]["ladder_rungs"] == {0: 22}
+    rows = rows_of(out)
+    assert {k: len(v) for k, v in rows.items()} == {"train": 4, "validation": 4, "test": 3}
+    for row in rows["train"]:
+        assert [len(f) for f in row[COLUMN]] == [3, 2, 0]
+        assert all(v in (0, 1) for f in row[COLUMN] for v in f)
+    # same labels when asked directly, one prompt at a time (greedy decoding, no batch effects)
+    backend = make_backend(settings)
+    backend.settings.generate_batch_size = 1
+    from distilldata.relevance import label_rows
+
+    direct = label_rows(backend, load_tables(str(syn))["train"].slice(0, 4).to_pylist(), 1)
+    assert [direct[r["id"]] for r in rows["train"]] == [r[COLUMN] for r in rows["train"]]
+    # a rerun is served from the cache: no model is loaded, nothing is computed
+    again = add_span_relevance(
+        syn, settings, output_path=out, overwrite=True, cache_root=tmp_path / "c", debug_limit=4
+    )
+    assert again["run"]["prompts_computed"] == 0 and not again["run"]["model_loaded"]
+    # a tight context window walks the ladder down and still labels every text
+    tight = LabelSettings(
+        backend="transformers", model=str(tiny_lm), temperature=0, max_tokens=8, max_model_len=95
+    )
+    table, stats = run_shard(syn, tight, cache_root=tmp_path / "c2", debug_limit=2)
+    assert max(stats["ladder_rungs"]) >= 1 and table.num_rows == 6
+
+
+# ---- shards, cache, resume ------------------------------------------------------------------
+
+
+def test_shards_are_balanced_contiguous_runs_of_whole_groups():
+    assert group_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    for splits in ({"train": 0}, {"train": 9}, {"train": 50, "validation": 7, "test": 7}):
+        everything = [(k, *g) for k, n in splits.items() for g in group_bounds(n, 4)]
+        for shards in (1, 2, 3, 7):
+            plans = [shard_plan(splits, 4, k, shards) for k in range(shards)]
+            assert [g for plan in plans for g in plan] == everything  # each group exactly once
+            sizes = [sum(e - s for _, s, e in plan) for plan in plans]
+            if len(everything) >= shards:
+                assert max(sizes) - min(sizes) <= 4 + 4  # within about one group of each other
+    # the demo's imbalance case: many small splits do not pile up on the last shard
+    plans = [shard_plan({"train": 2290, "validation": 310, "test": 310}, 500, k, 2) for k in (0, 1)]
+    assert [sum(e - s for _, s, e in p) for p in plans] == [1500, 1410]
+    assert parse_shard("1/3") == (1, 3)
+    for bad in ("3/3", "x", "1/0"):
+        with pytest.raises(InputError):
+            parse_shard(bad)
+
+
+class FailAfter:
+    """A real backend that raises after `k` label() calls (a job killed mid-run)."""
+
+    def __init__(self, backend, k: int | None = None):
+        self.backend, self.k, self.calls = backend, k, 0
+        self.name, self.needs_gold = backend.name, backend.needs_gold
+
+    def label(self, items):
+        if self.k is not None and self.calls >= self.k:
+            raise RuntimeError("killed")
+        self.calls += 1
+        return self.backend.label(items)
+
+    def stats(self):
+        return {}
+
+    def close(self):
+        pass
+
+
+def test_resume_recomputes_only_missing_groups(syn, tmp_path):
+    options = dict(group_size=4, batch_size=4)  # one backend call per cache group
+    groups = 6 + 2 + 1  # train 22 rows, validation 5, test 3
+    reference = tmp_path / "reference"
+    add_span_relevance(syn, GOLD, output_path=reference, cache_root=tmp_path / "c0", **options)
+
+    cache = tmp_path / "cache"
+    killed = FailAfter(GoldBackend(), k=4)
+    with pytest.raises(RuntimeError, match="killed"):
+        add_span_relevance(
+            syn, GOLD, output_path=tmp_path / "x", cache_root=cache, backend=killed, **options
+        )
+    assert len(list(cache.rglob("*.json"))) == 4 and not list(cache.rglob("*.tmp"))
+
+    rerun = FailAfter(GoldBackend())
+    out = tmp_path / "resumed"
+    summary = add_span_relevance(
+        syn, GOLD, output_path=out, cache_root=cache, backend=rerun, **options
+    )
+    assert rerun.calls == groups - 4
+    assert summary["run"]["groups_cached"] == 4
+    assert rows_of(out) == rows_of(reference)
+
+
+def test_sharded_run_and_merge_equal_the_one_shot_run(syn, tmp_path):
+    one_shot = tmp_path / "one"
+    add_span_relevance(syn, GOLD, output_path=one_shot, cache_root=tmp_path / "c1", group_size=4)
+    paths = []
+    for k in range(3):
+        table, _ = run_shard(syn, GOLD, k, 3, cache_root=tmp_path / "c2", group_size=4)
+        paths.append(write_shard(table, tmp_path / f"shard{k}.parquet"))
+    merged = tmp_path / "merged"
+    merge_relevance(syn, paths, merged)
+    assert rows_of(merged) == rows_of(one_shot)
+    assert json.loads((merged / "relevance.json").read_text())["splits"]["train"]["rows"] == 22
+    with pytest.raises(InputError, match="rerun the missing shard"):
+        merge_relevance(syn, paths[:2], tmp_path / "partial")
+
+
+def test_corrupt_cache_file_is_recomputed(syn, tmp_path):
+    cache = tmp_path / "c"
+    add_span_relevance(syn, GOLD, output_path=tmp_path / "a", cache_root=cache, group_size=8)
+    victim = sorted(cache.rglob("0-8.json"))[0]
+    victim.write_text('{"not": "complete"}')
+    counter = FailAfter(GoldBackend())
+    add_span_relevance(
+        syn, GOLD, output_path=tmp_path / "b", cache_root=cache, group_size=8, backend=counter
+    )
+    assert counter.calls == 1
+    assert rows_of(tmp_path / "a") == rows_of(tmp_path / "b")
+
+
+def test_force_reprocess_and_labeler_specific_cache(syn, tiny_lm, tmp_path):
+    cache = tmp_path / "c"
+    add_span_relevance(syn, GOLD, output_path=tmp_path / "a", cache_root=cache, group_size=8)
+    counter = FailAfter(GoldBackend())
+    add_span_relevance(
+        syn, GOLD, output_path=tmp_path / "b", cache_root=cache, group_size=8, backend=counter,
+        force=True,
+    )  # fmt: skip
+    assert counter.calls == 3 + 1 + 1  # every group again: train 22 rows, validation 5, test 3
+    other = LabelSettings(backend="transformers", model=str(tiny_lm))
+    assert other.fingerprint() != GOLD.fingerprint()
+    assert (
+        other.fingerprint()
+        != LabelSettings(backend="transformers", model=str(tiny_lm), temperature=0).fingerprint()
+    )
+
+
+# ---- bad inputs -------------------------------------------------------------------------------
+
+
+def bad_dataset(tmp_path, mutate) -> Path:
+    rows = synthetic_rows(4)
+    mutate(rows)
+    return make_dataset(tmp_path / "bad", {"train": rows})
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda rows: rows[2].update(id=rows[0]["id"]), "duplicate id"),
+        (lambda rows: rows[1]["context_spans"].pop(), r"row 1 .* 3 texts but 2 context_spans"),
+        (lambda rows: [r.pop("query") for r in rows], r"missing column\(s\) \['query'\]"),
+    ],
+)
+def test_bad_inputs_fail_clearly(tmp_path, mutate, message):
+    path = bad_dataset(tmp_path, mutate)
+    with pytest.raises(InputError, match=message):
+        add_span_relevance(path, GOLD, cache_root=tmp_path / "c")
+
+
+def test_script_exit_code_and_message(tmp_path):
+    path = bad_dataset(tmp_path, lambda rows: rows[2].update(id=rows[0]["id"]))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "add_span_relevance.py"), "--dataset-path",
+         str(path), "--backend", "gold", "--cache-root", str(tmp_path / "c")],
+        capture_output=True, text=True, env=offline_env(),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "duplicate id(s), e.g. ['syn:train:0']" in proc.stderr
+
+
+# ---- openai-compatible endpoint ---------------------------------------------------------------
+
+
+class Completions(BaseHTTPRequestHandler):
+    seen: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Completions.seen.append({"auth": self.headers.get("Authorization"), **body})
+        choices = [{"index": i, "text": "[1], 2<|endoftext|>9"} for i in range(len(body["prompt"]))]
+        payload = json.dumps({"choices": choices[::-1]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_openai_backend_against_a_local_endpoint(syn, tiny_lm, tmp_path, monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), Completions)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TEST_KEY", "sekret")
+    settings = LabelSettings(
+        backend="openai",
+        model=str(tiny_lm),
+        base_url=f"http://127.0.0.1:{server.server_port}/v1",
+        api_key_env="TEST_KEY",
+        generate_batch_size=5,
+    )
+    try:
+        table, stats = run_shard(syn, settings, cache_root=tmp_path / "c", debug_limit=3)
+    finally:
+        server.shutdown()
+    flags = table.column(COLUMN).to_pylist()
+    assert flags[0] == [[1, 1, 0], [1, 1], []]  # "9" came after the stop string
+    # one backend call per split (one cache group each), at most 5 prompts per request
+    assert stats["prompts"] == 18 and len(Completions.seen) == 6
+    assert Completions.seen[0]["auth"] == "Bearer sekret"
+    assert Completions.seen[0]["prompt"][0].startswith("<|im_start|>user\nWhat is the answer")
+
+
+def test_unknown_backend_and_missing_vllm(tmp_path):
+    with pytest.raises(InputError, match="unknown relevance backend"):
+        make_backend(LabelSettings(backend="nope"))
+    if "vllm" not in sys.modules:
+        try:
+            import vllm  # noqa: F401
+        except ImportError:
+            backend = make_backend(LabelSettings(backend="vllm"))
+            with pytest.raises(InputError, match="envs/vllm.yaml"):
+                backend.builder()
+
+
+def test_shard_file_schema(syn, tmp_path):
+    table, _ = run_shard(syn, GOLD, 1, 2, cache_root=tmp_path / "c", group_size=4)
+    path = write_shard(table, tmp_path / "s.parquet")
+    back = pq.read_table(path)
+    assert back.column_names == ["split", "row", "id", COLUMN]
+    assert set(back.column("split").to_pylist()) <= {"train", "validation", "test"}
+
+
+def test_cache_is_not_reused_for_changed_rows_under_the_same_ids(tmp_path):
+    rows = synthetic_rows(10)
+    first = make_dataset(tmp_path / "v1" / "syn", {"train": rows})
+    cache = tmp_path / "c"
+    add_span_relevance(first, GOLD, output_path=tmp_path / "a", cache_root=cache, group_size=4)
+    rows[5]["answer_spans"] = [[0, 5]]  # same ids, other gold: group 4-8 must be redone
+    second = make_dataset(tmp_path / "v2" / "syn", {"train": rows})
+    counter = FailAfter(GoldBackend())
+    add_span_relevance(
+        second, GOLD, output_path=tmp_path / "b", cache_root=cache, group_size=4, backend=counter
+    )
+    assert counter.calls == 1
+    assert rows_of(tmp_path / "b")["train"][5][COLUMN][0] == [1, 0, 0]
+
+
+def test_vllm_backend_uses_the_documented_offline_api(syn, tiny_lm, tmp_path, monkeypatch):
+    """A stand-in `vllm` module records how the backend calls LLM, SamplingParams, generate."""
+    import types
+
+    from transformers import AutoTokenizer
+
+    calls = {}
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            calls["sampling"] = kwargs
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls["llm"] = kwargs
+
+        def get_tokenizer(self):
+            return AutoTokenizer.from_pretrained(tiny_lm)
+
+        def generate(self, prompts, sampling_params, use_tqdm=True):
+            calls.setdefault("generate", []).append((len(prompts), use_tqdm))
+            out = types.SimpleNamespace(text="[2]")
+            return [types.SimpleNamespace(outputs=[out]) for _ in prompts]
+
+    fake = types.ModuleType("vllm")
+    fake.LLM, fake.SamplingParams = LLM, SamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    settings = LabelSettings(
+        backend="vllm", model=str(tiny_lm), engine_kwargs={"dtype": "bfloat16"}, seed=7
+    )
+    table, stats = run_shard(syn, settings, cache_root=tmp_path / "c", debug_limit=2)
+    assert calls["llm"] == {
+        "model": str(tiny_lm),
+        "max_model_len": 1280,
+        "trust_remote_code": True,
+        "seed": 7,
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.9,
+    }
+    assert calls["sampling"] == {
+        "temperature": 0.1,
+        "top_p": 0.95,
+        "max_tokens": 64,
+        "stop": ["<|endoftext|>"],
+    }
+    assert calls["generate"] == [(4, False)] * 3  # one call per split group, no progress bars
+    assert table.column(COLUMN).to_pylist()[0] == [[0, 1, 0], [0, 1], []]
+    assert stats["prompts"] == 12
