@@ -108,9 +108,9 @@ def score_texts(
     for i, (query, text, spans) in enumerate(items):
         q_len = len(tokenizer(query, add_special_tokens=False)["input_ids"])
         budget = max_length - special - min(q_len, max_length // 2)
-        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)[
-            "offset_mapping"
-        ]
+        offsets = tokenizer(  # the whole text, only to count tokens per sentence
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )["offset_mapping"]
         for a, b in pack_blocks(offsets, spans, budget):
             blocks.append((i, a, b))
     sums = [[0.0] * len(spans) for _, _, spans in items]
