@@ -19,6 +19,27 @@ CORPUS = (
 )
 
 
+def tiny_vocab(tok, corpus: Iterable[str], vocab_size: int, specials: list[str]) -> dict:
+    """A WordPiece vocabulary built deterministically from `corpus`.
+
+    `tokenizers`' WordPiece trainer breaks ties in hash-map order, so its vocabulary (and the
+    model built on it) changes from run to run; here: specials, every character (plain and
+    `##` continuation, so any word can be spelt), then the most frequent words, ties by name.
+    """
+    from collections import Counter
+
+    words: Counter = Counter()
+    for line in corpus:
+        normalized = tok.normalizer.normalize_str(line)
+        words.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(normalized))
+    chars = sorted({c for w in words for c in w})
+    pieces = specials + chars + [f"##{c}" for c in chars]
+    room = max(0, vocab_size - len(pieces))
+    frequent = sorted((w for w in words if len(w) > 1), key=lambda w: (-words[w], w))
+    pieces += frequent[:room]
+    return {piece: i for i, piece in enumerate(pieces)}
+
+
 def build_tiny_encoder(
     path: str | Path,
     texts: Iterable[str] = (),
@@ -26,10 +47,14 @@ def build_tiny_encoder(
     hidden_size: int = 32,
     layers: int = 2,
     seed: int = 0,
+    initializer_range: float = 0.02,
 ) -> Path:
-    """Save a tiny `BertForSequenceClassification` (1 label) and its tokenizer at `path`."""
+    """Save a tiny `BertForSequenceClassification` (1 label) and its tokenizer at `path`.
+
+    Deterministic: the same arguments give byte-identical files.
+    """
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     path = Path(path)
@@ -40,10 +65,8 @@ def build_tiny_encoder(
         lowercase=True, handle_chinese_chars=True, strip_accents=False
     )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    corpus = list(CORPUS) * 5 + list(texts)
-    tok.train_from_iterator(
-        corpus, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
-    )
+    vocab = tiny_vocab(tok, [*CORPUS, *texts], vocab_size, specials)
+    tok.model = models.WordPiece(vocab=vocab, unk_token="[UNK]")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -68,6 +91,7 @@ def build_tiny_encoder(
         intermediate_size=hidden_size * 2,
         max_position_embeddings=512,
         num_labels=1,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     BertForSequenceClassification(config).save_pretrained(path)

@@ -74,46 +74,9 @@ def build_causal_lm(
 
 
 def build_cross_encoder(path: str | Path, seed: int = 0, initializer_range: float = 0.5) -> Path:
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    """The library's tiny BERT cross-encoder, with a wide init so random scores spread."""
+    from distilldata.tiny_encoder import build_tiny_encoder
 
-    path = Path(path)
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(
-        lowercase=True, handle_chinese_chars=True, strip_accents=False
+    return build_tiny_encoder(
+        path, texts=CORPUS, vocab_size=300, seed=seed, initializer_range=initializer_range
     )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(
-        CORPUS * 5, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials)
-    )
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    )
-    fast.save_pretrained(path)
-    config = BertConfig(
-        vocab_size=len(fast),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=1,
-        initializer_range=initializer_range,
-    )
-    torch.manual_seed(seed)
-    BertForSequenceClassification(config).save_pretrained(path)
-    return path
