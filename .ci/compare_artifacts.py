@@ -28,8 +28,15 @@ from pathlib import Path
 IGNORED_NAMES = {".snakemake_timestamp"}
 # Timestamps and timings: `generated_at`, `seconds`, `load_seconds`, `rows_per_s`, `elapsed`, ...
 VOLATILE_KEY = re.compile(
-    r"(^|_)(at|time|timestamp|date|hostname|host|seconds|secs|elapsed|duration|per_s|per_second)$"
+    r"(^|_)(at|time|runtime|timestamp|date|hostname|host|seconds|secs|elapsed|duration|per_s"
+    r"|per_second)$"
 )
+# The same keys as Markdown metadata lines (`- timestamp: ...`, `- total_seconds: 0.8`).
+VOLATILE_LINE = re.compile(r"^- (\w+): .*$", re.M)
+
+
+def drop_volatile_lines(text: str) -> str:
+    return VOLATILE_LINE.sub(lambda m: "" if VOLATILE_KEY.search(m.group(1)) else m.group(0), text)
 
 
 def is_dataset_dir(path: Path) -> bool:
@@ -145,7 +152,9 @@ def compare_file(a: Path, b: Path, workdirs: tuple[str, str], values: bool) -> l
         text_b = raw_b.decode().replace(workdirs[1], "<workdir>")
     except UnicodeDecodeError:
         return [] if raw_a == raw_b else ["bytes differ"]
-    return [] if text_a == text_b else ["text differs"]
+    if drop_volatile_lines(text_a) == drop_volatile_lines(text_b):
+        return []
+    return ["text differs"]
 
 
 def compare_runs(

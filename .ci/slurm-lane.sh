@@ -112,10 +112,5 @@ run_bounded slurm "${SLURM_LANE_SLURM_S:-1800}" ok \
   snakemake "${TINY[@]}" --directory "$W/slurm" --profile slurm "${SLURM_FLAGS[@]}" --jobs 4
 grep -q "submitted with SLURM jobid" "$W/slurm.out" || fail "no job went through sbatch"
 [ -z "$(timeout 10 squeue -h)" ] || fail "jobs left in the queue after the SLURM run"
-# The tiny encoder (rule tiny_encoder) is not reproducible run to run, even on one machine (its
-# WordPiece vocabulary order and random init vary), so what is trained or scored with it is
-# compared by shape only. Drop these globs once it is seeded.
-UNSTABLE=("resources/models/*" "results/provence/models/*" "results/provence/teacher_scores/*"
-  "results/provence/base/*_with_teacher_scores*")
-python .ci/compare_artifacts.py "$W/local" "$W/slurm" "${UNSTABLE[@]/#/--unstable=}" ||
+python .ci/compare_artifacts.py "$W/local" "$W/slurm" ||
   fail "SLURM artifacts differ from local"
