@@ -29,13 +29,13 @@ def offline_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_snakemake(
-    workdir: Path, *args: str, configfile: Path = TINY, check: bool = True, timeout: int = 900
-) -> subprocess.CompletedProcess:
-    """Run the real snakemake CLI on the repo's Snakefile in `workdir` (data/ linked in)."""
+def snakemake_command(
+    workdir: Path, *args: str, configfile: Path = TINY, cores: int = 2
+) -> list[str]:
+    """The real snakemake CLI on the repo's Snakefile in `workdir` (data/ linked in)."""
     if not (workdir / "data").exists():
         (workdir / "data").symlink_to(DATA)
-    cmd = [
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -46,9 +46,16 @@ def run_snakemake(
         "--configfile",
         str(configfile),
         "--cores",
-        "2",
+        str(cores),
         *args,
     ]
+
+
+def run_snakemake(
+    workdir: Path, *args: str, configfile: Path = TINY, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run the real snakemake CLI in `workdir` and fail loudly unless it succeeds."""
+    cmd = snakemake_command(workdir, *args, configfile=configfile)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_env(), timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

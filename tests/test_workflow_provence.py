@@ -92,26 +92,11 @@ def test_interrupt_then_resume_keeps_finished_jobs(tmp_path):
     """Ctrl-C mid-run, then the same command: finished artifacts are not rebuilt."""
     import signal
     import subprocess
-    import sys
     import time
 
-    from conftest import REPO, offline_env
+    from conftest import offline_env, snakemake_command
 
-    (tmp_path / "data").symlink_to(REPO / "data")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(TINY),
-        "--cores",
-        "1",
-        "provence",
-    ]
+    cmd = snakemake_command(tmp_path, "provence", cores=1)
     proc = subprocess.Popen(
         cmd,
         env=offline_env(),
