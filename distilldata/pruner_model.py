@@ -22,6 +22,8 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.modeling_utils import PreTrainedModel
 
 DEFAULT_THRESHOLD = 0.1
+MATCH_SOURCES = ("lexical", "contextual")
+MATCH_INIT = 4.0  # initial keep-logit gain per unit of match: starts near the lexical baseline
 
 
 @dataclass
@@ -92,6 +94,53 @@ def sentence_query_features(
     return unit(pooled, dim=-1) * unit(query, dim=-1) * width
 
 
+def query_match_features(
+    sources: list[torch.Tensor],
+    query_weights: torch.Tensor,
+    query_mask: torch.Tensor,
+    sentence_index: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token and per text: how well its sentence covers the query (DrQA-style alignment).
+
+    For each source of token vectors (the input word embeddings = lexical match, the last
+    hidden states = contextual match): cos(sentence token, query token), max over the tokens
+    of each sentence, then averaged over query tokens with `query_weights` (a learned
+    importance per query token, softmax over the query). Returns (token features
+    [batch, tokens, n_sources], text features [batch, n_sources] = max over sentences); tokens
+    outside every sentence get 0. A sentence holding the query's rare words scores near 1
+    without any cross-attention having been trained, which is what lets a bi-encoder backbone
+    learn pruning from a few thousand pairs.
+    """
+    batch, tokens = query_mask.shape
+    mask = query_mask.bool()
+    n_query = int(mask.sum(1).max().clamp(min=1))
+    positions = torch.arange(tokens, device=mask.device).expand(batch, tokens)
+    order = torch.argsort((~mask).long() * tokens + positions, dim=1)[:, :n_query]
+    valid = torch.gather(mask, 1, order)  # [batch, query]
+    weights = torch.gather(query_weights, 1, order).masked_fill(~valid, -1e4)
+    weights = torch.softmax(weights.float(), dim=-1) * valid  # [batch, query]
+    n_sent = int(sentence_index.max().clamp(min=-1)) + 1
+    if n_sent == 0:
+        zeros = query_weights.new_zeros(batch, tokens, len(sources))
+        return zeros, query_weights.new_zeros(batch, len(sources))
+    member = nn.functional.one_hot((sentence_index + 1).clamp(min=0), n_sent + 1)[..., 1:]
+    member = member.bool().transpose(1, 2)  # [batch, sentences, tokens]
+    token_feats, text_feats = [], []
+    for source in sources:
+        unit = nn.functional.normalize(source.float(), dim=-1)
+        query = torch.gather(unit, 1, order.unsqueeze(-1).expand(-1, -1, unit.shape[-1]))
+        sim = unit @ query.transpose(1, 2)  # [batch, tokens, query]
+        best = sim.unsqueeze(1).masked_fill(~member.unsqueeze(-1), -1.0).amax(2)
+        per_sentence = (best * weights.unsqueeze(1)).sum(-1)  # [batch, sentences]
+        has = member.any(-1)
+        per_sentence = per_sentence.masked_fill(~has, 0.0)
+        inside = sentence_index >= 0
+        gathered = torch.gather(per_sentence, 1, sentence_index.clamp(min=0))
+        token_feats.append(gathered.masked_fill(~inside, 0.0))
+        text_feats.append(per_sentence.masked_fill(~has, -1.0).amax(1).clamp(min=0.0))
+    return torch.stack(token_feats, -1), torch.stack(text_feats, -1)
+
+
 class ProvencePruner(PreTrainedModel):
     """Encoder + ranking logit (the backbone's classifier) + per-token `Linear(hidden, 2)`."""
 
@@ -114,6 +163,11 @@ class ProvencePruner(PreTrainedModel):
         self.sentence_features = bool(getattr(config, "pruner_sentence_features", False))
         width = config.hidden_size * (2 if self.sentence_features else 1)
         self.pruning_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, 2))
+        self.match_features = bool(getattr(config, "pruner_match_features", False))
+        if self.match_features:
+            self.query_weight = nn.Linear(config.hidden_size, 1)
+            self.match_head = nn.Linear(len(MATCH_SOURCES), 2)
+            self.match_rank = nn.Linear(len(MATCH_SOURCES), 1)
         self.ranking_weight = getattr(config, "ranking_weight", 0.05)
         self.pruning_weight = getattr(config, "pruning_weight", 1.0)
         self.post_init()
@@ -126,6 +180,15 @@ class ProvencePruner(PreTrainedModel):
                     nn.init.normal_(sub.weight, mean=0.0, std=std)
                     if sub.bias is not None:
                         nn.init.zeros_(sub.bias)
+        if module is getattr(self, "match_head", None):
+            with torch.no_grad():
+                module.weight.zero_()
+                module.weight[1].fill_(MATCH_INIT)
+                module.bias.zero_()
+        if module is getattr(self, "match_rank", None):
+            with torch.no_grad():
+                module.weight.fill_(MATCH_INIT)
+                module.bias.zero_()
 
     @classmethod
     def from_backbone(
@@ -136,6 +199,7 @@ class ProvencePruner(PreTrainedModel):
         ranking_weight: float = 0.05,
         pruning_weight: float = 1.0,
         sentence_features: bool = False,
+        match_features: bool = False,
     ) -> ProvencePruner:
         """A fresh pruner on top of a (cross-)encoder checkpoint; the heads start random.
 
@@ -150,6 +214,7 @@ class ProvencePruner(PreTrainedModel):
         config.ranking_weight = ranking_weight
         config.pruning_weight = pruning_weight
         config.pruner_sentence_features = sentence_features
+        config.pruner_match_features = match_features
         config.architectures = [cls.__name__]
         model = cls(config)
         model.backbone = backbone
@@ -194,6 +259,14 @@ class ProvencePruner(PreTrainedModel):
                 [hidden, sentence_query_features(hidden, query_mask, sentence_index)], dim=-1
             )
         pruning_logits = self.pruning_head(hidden)
+        if self.match_features and query_mask is not None and sentence_index is not None:
+            static = self.backbone.get_input_embeddings()(input_ids)
+            last = out.hidden_states[-1]
+            token_feats, text_feats = query_match_features(
+                [static, last], self.query_weight(last).squeeze(-1), query_mask, sentence_index
+            )
+            pruning_logits = pruning_logits + self.match_head(token_feats.to(last.dtype))
+            ranking_logits = ranking_logits + self.match_rank(text_feats.to(last.dtype)).squeeze(-1)
         loss = ranking = pruning = None
         if token_labels is not None or ranking_targets is not None:
             loss, ranking, pruning = pruner_losses(

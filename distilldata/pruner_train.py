@@ -30,9 +30,22 @@ from distilldata.errors import InputError
 
 log = logging.getLogger(__name__)
 
-OUR_TRAINING_KEYS = ("eval_datasets", "checkpoint", "ranking_weight", "pruning_weight")
+OUR_TRAINING_KEYS = (
+    "eval_datasets",
+    "checkpoint",
+    "ranking_weight",
+    "pruning_weight",
+    "head_learning_rate",
+)
 DATA_GLOBAL_KEYS = ("datasets", "max_eval_samples", "items", "upsample_factor")
-MODEL_KEYS = ("model_name_or_path", "classifier_dropout", "max_length", "sentence_features")
+MODEL_KEYS = (
+    "model_name_or_path",
+    "classifier_dropout",
+    "max_length",
+    "sentence_features",
+    "match_features",
+    "freeze_word_embeddings",
+)
 TRAINING_DEFAULTS: dict[str, Any] = {
     "learning_rate": 5e-5,
     "lr_scheduler_type": "cosine",
@@ -184,16 +197,45 @@ def training_arguments(
     return TrainingArguments(**args), total
 
 
+def split_head_groups(optimizer, model, head_learning_rate: float):
+    """Move the heads' parameters (everything outside `backbone.`) into groups of their own lr.
+
+    The heads start from scratch while the backbone is pretrained: at the backbone's small
+    learning rate the tiny match head and query weights barely move in a few hundred steps.
+    """
+    heads = {id(p) for n, p in model.named_parameters() if not n.startswith("backbone.")}
+    extra = []
+    for group in optimizer.param_groups:
+        mine = [p for p in group["params"] if id(p) in heads]
+        group["params"] = [p for p in group["params"] if id(p) not in heads]
+        if mine:
+            settings = {k: v for k, v in group.items() if k != "params"}
+            extra.append({**settings, "params": mine, "lr": head_learning_rate})
+    optimizer.param_groups[:] = [g for g in optimizer.param_groups if g["params"]]
+    for group in extra:
+        optimizer.add_param_group(group)
+    return optimizer
+
+
 def make_trainer_class():
     from transformers import Trainer
 
     class PrunerTrainer(Trainer):
-        """Trainer that logs the two loss terms next to `loss` / `eval_loss`."""
+        """Trainer that logs the two loss terms next to `loss` / `eval_loss`; heads may have their
+        own learning rate (`head_learning_rate`)."""
 
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args, head_learning_rate: float | None = None, **kwargs):
+            self.head_learning_rate = head_learning_rate
             super().__init__(*args, **kwargs)
             self.model_accepts_loss_kwargs = False
             self._parts: dict[str, list[float]] = defaultdict(list)
+
+        def create_optimizer(self, model=None):
+            fresh = self.optimizer is None
+            optimizer = super().create_optimizer(model)
+            if fresh and self.head_learning_rate:
+                split_head_groups(optimizer, model or self.model, self.head_learning_rate)
+            return optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             outputs = model(**inputs)
@@ -276,7 +318,12 @@ def train(
         ranking_weight=float(recipe.training.get("ranking_weight", 0.05)),
         pruning_weight=float(recipe.training.get("pruning_weight", 1.0)),
         sentence_features=bool(recipe.model.get("sentence_features", False)),
+        match_features=bool(recipe.model.get("match_features", False)),
     )
+    if recipe.model.get("freeze_word_embeddings"):
+        # Keeps the lexical match features (cosines of input embeddings) fixed, and skips the
+        # optimizer update of the largest matrix (a third of MiniLM's weights).
+        model.backbone.get_input_embeddings().weight.requires_grad_(False)
     tokenizer = model.tokenizer
     if tokenizer is None:
         raise InputError(f"{model_path}: no tokenizer files next to the model")
@@ -296,6 +343,7 @@ def train(
         eval_dataset=data.eval or None,
         data_collator=PrunerCollator(tokenizer, max_length),
         processing_class=tokenizer,
+        head_learning_rate=recipe.training.get("head_learning_rate"),
     )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 

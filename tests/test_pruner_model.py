@@ -76,3 +76,51 @@ def test_sentence_features_model_forward(tmp_path):
         ranking_targets=torch.tensor([1.0]),
     )
     assert out.pruning_logits.shape == (1, 6, 2) and out.loss is not None
+
+
+def test_query_match_features_by_hand():
+    from distilldata.pruner_model import query_match_features
+
+    # Token 1 is the query (direction x); sentence 0 = tokens 2-3 (holds x exactly),
+    # sentence 1 = token 4 (orthogonal to x); token 0 lies outside every sentence.
+    source = torch.tensor([[[5.0, 5.0], [1.0, 0.0], [0.0, 2.0], [3.0, 0.0], [0.0, 1.0]]])
+    query_mask = torch.tensor([[0, 1, 0, 0, 0]])
+    sentence_index = torch.tensor([[-1, -1, 0, 0, 1]])
+    weights = torch.zeros(1, 5)
+    tokens, texts = query_match_features([source, -source], weights, query_mask, sentence_index)
+    assert tokens.shape == (1, 5, 2) and texts.shape == (1, 2)
+    # Max over the sentence's tokens of cos(token, query token): 1 for sentence 0, 0 for 1.
+    assert tokens[0, :, 0].tolist() == pytest.approx([0.0, 0.0, 1.0, 1.0, 0.0])
+    assert texts[0, 0].item() == pytest.approx(1.0)
+    # Two query tokens: the learned weights decide how much each one counts.
+    query_mask = torch.tensor([[0, 1, 0, 0, 1]])  # token 4 (direction y) joins the query
+    weights = torch.tensor([[0.0, 0.0, 0.0, 0.0, math.log(3.0)]])  # softmax: 1/4 and 3/4
+    tokens, _ = query_match_features([source], weights, query_mask, sentence_index)
+    # Sentence 0 holds x (cos 1) and y (token 2, cos 1): 1/4 + 3/4 = 1.
+    assert tokens[0, 2, 0].item() == pytest.approx(1.0)
+    # Sentence 1 is token 4 itself: cos with x = 0, with y = 1 -> 3/4.
+    assert tokens[0, 4, 0].item() == pytest.approx(0.75)
+    # No sentence in the batch: zeros, not an error.
+    none = torch.full((1, 5), -1)
+    tokens, texts = query_match_features([source], weights, query_mask, none)
+    assert not tokens.any() and not texts.any()
+
+
+def test_match_features_model_forward_and_round_trip(tmp_path):
+    path = build_tiny_encoder(tmp_path / "enc")
+    model = ProvencePruner.from_backbone(str(path), max_length=32, match_features=True).eval()
+    # The keep logit starts with a positive gain on the match (a prior, not a random sign).
+    assert model.match_head.weight[1].min().item() > 0
+    batch = dict(
+        input_ids=torch.tensor([[2, 5, 6, 3, 5, 6, 3, 7, 8, 3]]),
+        query_mask=torch.tensor([[0, 1, 1, 0, 0, 0, 0, 0, 0, 0]]),
+        sentence_index=torch.tensor([[-1, -1, -1, -1, 0, 0, -1, 1, 1, -1]]),
+    )
+    out = model(**batch)
+    # Sentence 0 repeats the query's tokens, sentence 1 does not: its keep margin is higher.
+    margin = out.pruning_logits[0, :, 1] - out.pruning_logits[0, :, 0]
+    assert margin[4:6].mean() > margin[7:9].mean()
+    model.save_pretrained(tmp_path / "saved")
+    loaded = ProvencePruner.from_pretrained(str(tmp_path / "saved")).eval()
+    assert loaded.match_features
+    assert torch.allclose(loaded(**batch).pruning_logits, out.pruning_logits, atol=1e-5)

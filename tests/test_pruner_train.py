@@ -105,3 +105,28 @@ def test_resolve_checkpoint_errors_and_recipe_validation(tmp_path):
     bad.write_text("model_args: {model_name_or_path: x, typo: 1}\ndata_args: {datasets: [a]}\n")
     with pytest.raises(InputError, match="typo"):
         load_recipe(bad)
+
+
+def test_split_head_groups_gives_heads_their_learning_rate(tmp_path):
+    import torch
+
+    from distilldata.pruner_model import ProvencePruner
+    from distilldata.pruner_train import split_head_groups
+    from distilldata.tiny_encoder import build_tiny_encoder
+
+    model = ProvencePruner.from_backbone(
+        str(build_tiny_encoder(tmp_path / "enc")), match_features=True
+    )
+    params = [p for p in model.parameters()]
+    optimizer = torch.optim.AdamW(
+        [{"params": params[:-3], "weight_decay": 0.01}, {"params": params[-3:], "weight_decay": 0}],
+        lr=1e-4,
+    )
+    split_head_groups(optimizer, model, 3e-3)
+    by_id = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    assert len(by_id) == len(params)  # nothing lost, nothing twice
+    for name, p in model.named_parameters():
+        expected = 1e-4 if name.startswith("backbone.") else 3e-3
+        assert by_id[id(p)]["lr"] == expected, name
+    # A head parameter keeps the weight decay of the group it came from.
+    assert by_id[id(model.match_rank.bias)]["weight_decay"] == 0
