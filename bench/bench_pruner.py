@@ -31,8 +31,7 @@ def main() -> None:
 
     from distilldata.pruner_data import PrunerCollator, prepare_datasets
     from distilldata.pruner_inference import score_texts
-    from distilldata.pruner_model import ProvencePruner
-    from distilldata.pruner_train import load_recipe, resolve_model_path
+    from distilldata.pruner_train import build_model, load_recipe
     from distilldata.sources import load_tables
 
     recipe = load_recipe(args.recipe)
@@ -43,15 +42,7 @@ def main() -> None:
     max_length = int(recipe.model.get("max_length", 512))
     torch.manual_seed(0)
     data = prepare_datasets([{"dataset_name": dataset, "items": items}], seed=42)
-    model = ProvencePruner.from_backbone(
-        resolve_model_path(recipe.model["model_name_or_path"]),
-        classifier_dropout=0.1,
-        max_length=max_length,
-        sentence_features=bool(recipe.model.get("sentence_features")),
-        match_features=bool(recipe.model.get("match_features")),
-    )
-    if recipe.model.get("freeze_word_embeddings"):
-        model.backbone.get_input_embeddings().weight.requires_grad_(False)
+    model = build_model(recipe)
     collate = PrunerCollator(model.tokenizer, max_length)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()

@@ -230,6 +230,11 @@ class ProvencePruner(PreTrainedModel):
         model.tokenizer = _load_tokenizer(pretrained_model_name_or_path)
         return model
 
+    def freeze_word_embeddings(self) -> None:
+        """Keep the input embeddings fixed: the lexical match features (cosines of these
+        vectors) stay a stable signal, and each step skips the update of the largest matrix."""
+        self.backbone.get_input_embeddings().weight.requires_grad_(False)
+
     @property
     def max_length(self) -> int:
         return int(getattr(self.config, "pruner_max_length", 512))

@@ -115,6 +115,27 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def build_model(recipe: Recipe):
+    """A fresh pruner on the recipe's backbone with its model options (heads start random)."""
+    from distilldata.pruner_model import ProvencePruner
+
+    model_path = resolve_model_path(recipe.model["model_name_or_path"])
+    model = ProvencePruner.from_backbone(
+        model_path,
+        classifier_dropout=recipe.model.get("classifier_dropout", 0.1),
+        max_length=int(recipe.model.get("max_length", 512)),
+        ranking_weight=float(recipe.training.get("ranking_weight", 0.05)),
+        pruning_weight=float(recipe.training.get("pruning_weight", 1.0)),
+        sentence_features=bool(recipe.model.get("sentence_features", False)),
+        match_features=bool(recipe.model.get("match_features", False)),
+    )
+    if recipe.model.get("freeze_word_embeddings"):
+        model.freeze_word_embeddings()
+    if model.tokenizer is None:
+        raise InputError(f"{model_path}: no tokenizer files next to the model")
+    return model
+
+
 # ---- checkpoints and resume -----------------------------------------------------------------
 
 
@@ -308,25 +329,10 @@ def train(
     )
     log.info("prepared %d train / %d eval rows: %s", len(data.train), len(data.eval), data.stats)
 
-    model_path = resolve_model_path(recipe.model["model_name_or_path"])
     max_length = int(recipe.model.get("max_length", 512))
     torch.manual_seed(seed)
-    model = ProvencePruner.from_backbone(
-        model_path,
-        classifier_dropout=recipe.model.get("classifier_dropout", 0.1),
-        max_length=max_length,
-        ranking_weight=float(recipe.training.get("ranking_weight", 0.05)),
-        pruning_weight=float(recipe.training.get("pruning_weight", 1.0)),
-        sentence_features=bool(recipe.model.get("sentence_features", False)),
-        match_features=bool(recipe.model.get("match_features", False)),
-    )
-    if recipe.model.get("freeze_word_embeddings"):
-        # Keeps the lexical match features (cosines of input embeddings) fixed, and skips the
-        # optimizer update of the largest matrix (a third of MiniLM's weights).
-        model.backbone.get_input_embeddings().weight.requires_grad_(False)
+    model = build_model(recipe)
     tokenizer = model.tokenizer
-    if tokenizer is None:
-        raise InputError(f"{model_path}: no tokenizer files next to the model")
     if not data.eval:
         overrides = {**(overrides or {}), "eval_strategy": "no"}
     args, total = training_arguments(recipe, output_dir, len(data.train), overrides)
