@@ -61,12 +61,18 @@ def _arguments(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _decoded(raw: Any, reason: str, what: str) -> Any:
+    """`raw`, decoded first when it is a JSON string; a RowError(`reason`) when it is not JSON."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RowError(reason, f"{what} is not JSON: {exc}") from None
+
+
 def _tool_call(raw: Any) -> dict:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise RowError("malformed_tool_call", f"tool call is not JSON: {exc}") from None
+    raw = _decoded(raw, "malformed_tool_call", "tool call")
     if not isinstance(raw, dict):
         raise RowError("malformed_tool_call", f"tool call is {type(raw).__name__}")
     fn = raw.get("function") if isinstance(raw.get("function"), dict) else raw
@@ -202,11 +208,7 @@ def parse_tools(raw: Any) -> list[dict]:
     """Function tools as [{name, description, parameters}] from a list or a JSON string."""
     if raw is None or raw == "" or raw == []:
         return []
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise RowError("malformed_tools", f"`tools` is not JSON: {exc}") from None
+    raw = _decoded(raw, "malformed_tools", "`tools`")
     if not isinstance(raw, list):
         raise RowError("malformed_tools", f"`tools` is {type(raw).__name__}, not a list")
     tools = []

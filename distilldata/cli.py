@@ -1,7 +1,9 @@
-"""What every script shares: logging set-up, and InputError turned into exit code 2."""
+"""What every script shares: its parser (docstring help, --log-level), logging set-up, and
+InputError turned into exit code 2."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -9,6 +11,13 @@ from collections.abc import Callable
 from distilldata.errors import InputError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def script_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A script's parser: its docstring (examples kept as written) as help, and --log-level."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    return p
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -125,6 +125,8 @@ def query_match_features(
         return zeros, query_weights.new_zeros(batch, len(sources))
     member = nn.functional.one_hot((sentence_index + 1).clamp(min=0), n_sent + 1)[..., 1:]
     member = member.bool().transpose(1, 2)  # [batch, sentences, tokens]
+    has = member.any(-1)  # [batch, sentences]: the sentence has a token in this block
+    inside = sentence_index >= 0
     token_feats, text_feats = [], []
     for source in sources:
         unit = nn.functional.normalize(source.float(), dim=-1)
@@ -132,9 +134,7 @@ def query_match_features(
         sim = unit @ query.transpose(1, 2)  # [batch, tokens, query]
         best = sim.unsqueeze(1).masked_fill(~member.unsqueeze(-1), -1.0).amax(2)
         per_sentence = (best * weights.unsqueeze(1)).sum(-1)  # [batch, sentences]
-        has = member.any(-1)
         per_sentence = per_sentence.masked_fill(~has, 0.0)
-        inside = sentence_index >= 0
         gathered = torch.gather(per_sentence, 1, sentence_index.clamp(min=0))
         token_feats.append(gathered.masked_fill(~inside, 0.0))
         text_feats.append(per_sentence.masked_fill(~has, -1.0).amax(1).clamp(min=0.0))

@@ -15,11 +15,11 @@ With --scores-path, only the scores are written (Parquet), for scripts/merge_tea
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--dataset-path", required=True, help="input dataset (save_to_disk folder)")
     p.add_argument(
         "--output-path",
@@ -49,7 +49,6 @@ def parse_args() -> argparse.Namespace:
         "--validate-samples", type=int, default=0, help="log the first N rows' scores and stats"
     )
     p.add_argument("--scores-path", default=None, help="write only the scores to this Parquet")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     p.add_argument("--overwrite", action="store_true")
     return p.parse_args()
 

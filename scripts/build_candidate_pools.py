@@ -8,18 +8,17 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--in_dir", required=True, help="folder of */part-*.parquet shards")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--high_correctness", type=float, default=0.75)
     p.add_argument("--low_correctness", type=float, default=0.25)
     p.add_argument("--long_context_tokens", type=int, default=8192)
     p.add_argument("--rows_per_file", type=int, default=100_000)
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -8,11 +8,11 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument(
         "--source",
         action="append",
@@ -22,7 +22,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", required=True, help="inventory.json to write")
     p.add_argument("--markdown", required=True, help="metadata_coverage.md to write")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -11,11 +11,11 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--input", required=True, help="SQuAD-format JSON file")
     p.add_argument("--output", required=True, help="output save_to_disk folder")
     p.add_argument("--seed", type=int, default=42)
@@ -27,7 +27,6 @@ def parse_args() -> argparse.Namespace:
         help="fraction of articles for validation and for test each",
     )
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -9,11 +9,11 @@ Example:
 import argparse
 import os
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument(
         "--dataset",
         required=True,
@@ -38,7 +38,6 @@ def parse_args() -> argparse.Namespace:
         "--num-proc", type=int, default=os.cpu_count() or 1, help="processes for sentence splitting"
     )
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -8,17 +8,16 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("signatures", nargs="+", help="signature Parquet files (stage 1)")
     p.add_argument("--output", required=True)
     p.add_argument("--bucket", type=int, required=True, help="this job's number (0-based)")
     p.add_argument("--buckets", type=int, required=True, help="number of bucket jobs")
     p.add_argument("--bands", type=int, required=True)
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -9,18 +9,17 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--input", required=True)
     p.add_argument("--clusters", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--stats", required=True)
     p.add_argument("--near_duplicates", default="tag", choices=["tag", "drop", "off"])
     p.add_argument("--keep_exact", action="store_true", help="tag exact duplicates, keep them")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -9,7 +9,7 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def add_minhash_args(p: argparse.ArgumentParser) -> None:
@@ -20,13 +20,12 @@ def add_minhash_args(p: argparse.ArgumentParser) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--input", required=True, help="normalized Parquet shard")
     p.add_argument("--output", required=True, help="signature Parquet file")
     p.add_argument("--key", default="completion", choices=["completion", "prompt", "text"])
     p.add_argument("--near_duplicates", default="tag", choices=["tag", "drop", "off"])
     add_minhash_args(p)
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

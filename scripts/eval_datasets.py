@@ -9,12 +9,12 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 from distilldata.errors import InputError
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--config", required=True, help="eval YAML: split, datasets[...]")
     p.add_argument("--model", required=True, help="a saved pruner folder (final_model/)")
     p.add_argument("--threshold", type=float, default=None, help="one threshold (default 0.1)")
@@ -32,7 +32,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true", help="accepted for compatibility")
     p.add_argument("--silent", action="store_true", help="only warnings and errors")
     p.add_argument("--timing-details", action="store_true", help="accepted; timing is always kept")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -9,16 +9,15 @@ Example:
 import argparse
 import logging
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--output-root", required=True, help="NLTK data root to write into")
     p.add_argument(
         "--language", action="append", help="Punkt model name; repeatable (default: all)"
     )
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

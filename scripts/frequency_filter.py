@@ -8,11 +8,11 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--dataset", required=True, help="save_to_disk folder (or Hub id) to filter")
     p.add_argument(
         "--threshold",
@@ -26,7 +26,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--id-column", default="id")
     p.add_argument("--texts-column", default="texts")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

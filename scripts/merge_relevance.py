@@ -9,11 +9,11 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--dataset-path", required=True, help="the dataset the shards were made from")
     p.add_argument("--shards", nargs="+", required=True, help="shard Parquet files (all of them)")
     p.add_argument("--output-path", required=True)
@@ -21,7 +21,6 @@ def parse_args() -> argparse.Namespace:
         "--debug-limit", type=int, default=None, help="the shards were made with --debug"
     )
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

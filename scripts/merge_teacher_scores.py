@@ -10,16 +10,15 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--dataset-path", required=True)
     p.add_argument("--scores", nargs="+", required=True, help="per-teacher Parquet files")
     p.add_argument("--output-path", required=True)
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

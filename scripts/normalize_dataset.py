@@ -13,11 +13,11 @@ A whole dataset by hand (a Hub id, from its local snapshot in the HF cache):
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--dataset", required=True, help="Hub id or name (the `dataset` column)")
     p.add_argument("--out_dir", required=True)
     p.add_argument("--input", help="one shard (.jsonl[.gz], .json, .parquet); default: all")
@@ -60,7 +60,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--repeated_line_min_count", type=int, default=20)
     p.add_argument("--too_long_tokens", type=int, default=32768)
     p.add_argument("--batch_rows", type=int, default=1000)
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -10,11 +10,11 @@ Example:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--folder", required=True)
     p.add_argument("--repo_id", required=True, help="dataset repo, e.g. me/nemotron-pools")
     p.add_argument("--path_in_repo", default="")
@@ -22,7 +22,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--message", default=None, help="commit message")
     p.add_argument("--dry-run", dest="dry_run", action="store_true", default=True)
     p.add_argument("--no-dry-run", dest="dry_run", action="store_false")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

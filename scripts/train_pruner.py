@@ -11,11 +11,11 @@ Examples:
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("config", help="training YAML (model_args, data_args, training_args)")
     p.add_argument(
         "--output-dir",
@@ -46,7 +46,6 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="when not resuming, delete earlier checkpoint-* and final_model/ in the run folder",
     )
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 

@@ -9,11 +9,11 @@ Example (check first: --dry-run prints row counts, sizes and the push_to_hub arg
 
 import argparse
 
-from distilldata.cli import LOG_LEVELS, run_main, setup_logging
+from distilldata.cli import run_main, script_parser, setup_logging
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--dataset-path", required=True)
     p.add_argument("--repo-id", required=True, help="owner/name of the Hub dataset repo")
     p.add_argument("--subset", default="default", help="config name on the Hub")
@@ -29,7 +29,6 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-embed", action="store_true", help="do not embed external files")
     p.add_argument("--dry-run", action="store_true", help="print what would be pushed; no upload")
     p.add_argument("--summary-json", default=None, help="write the summary here")
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     return p.parse_args()
 
 
