@@ -1,11 +1,11 @@
 """Span-level evaluation of a pruner (the seed's `eval_datasets` tables) and a threshold sweep.
 
-Per dataset of an eval YAML (`split`, `datasets[{dataset_name, subset, n_samples, split}]`):
-every text of every row is scored once (`pruner_inference.score_texts`); then, per threshold,
-a sentence is predicted relevant when its keep-probability is > threshold, and the micro
-confusion matrix over all sentences of all texts gives precision, recall,
-F2 = 5PR/(4P+R), span accuracy; mean compression = mean over texts of the % of characters
-removed (`orig = "".join(sentences)`).
+Per dataset of an eval YAML (`split`, `datasets[{dataset_name, subset, n_samples, split,
+max_texts}]`): every text of every row (or its first `max_texts`) is scored once
+(`pruner_inference.score_texts`); then, per threshold, a sentence is predicted relevant when
+its keep-probability is > threshold, and the micro confusion matrix over all sentences of all
+texts gives precision, recall, F2 = 5PR/(4P+R), span accuracy; mean compression = mean over
+texts of the % of characters removed (`orig = "".join(sentences)`).
 
 Gold labels: `context_spans_relevance` where a text has them, else gold labels from
 `answer_spans` (texts[0]; other texts all 0), else all 0 (the seed's convention).
@@ -100,10 +100,14 @@ class EvalDataset:
     subset: str | None
     split: str
     n_samples: int | None
+    # Score only the first N texts of a row: 1 = the gold-context setting (the question with its
+    # own paragraph; our base datasets put the positive first), where every label is gold.
+    max_texts: int | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.dataset_name}:{self.subset or self.split}"
+        suffix = f"/texts[:{self.max_texts}]" if self.max_texts else ""
+        return f"{self.dataset_name}:{self.subset or self.split}{suffix}"
 
 
 def load_eval_config(path: str | Path, split: str | None = None) -> list[EvalDataset]:
@@ -117,15 +121,19 @@ def load_eval_config(path: str | Path, split: str | None = None) -> list[EvalDat
     for entry in raw.get("datasets") or []:
         if isinstance(entry, str):
             entry = {"dataset_name": entry}
-        unknown = set(entry) - {"dataset_name", "subset", "n_samples", "split"}
+        unknown = set(entry) - {"dataset_name", "subset", "n_samples", "split", "max_texts"}
         if unknown:
             raise InputError(f"{path}: unknown keys {sorted(unknown)} in {entry}")
+        max_texts = entry.get("max_texts")
+        if max_texts is not None and (not isinstance(max_texts, int) or max_texts < 1):
+            raise InputError(f"{path}: max_texts must be a positive integer in {entry}")
         out.append(
             EvalDataset(
                 entry["dataset_name"],
                 entry.get("subset"),
                 split or entry.get("split") or default_split,
                 entry.get("n_samples"),
+                max_texts,
             )
         )
     if not out:
@@ -135,7 +143,7 @@ def load_eval_config(path: str | Path, split: str | None = None) -> list[EvalDat
 
 def eval_datasets_inputs(path: str | Path) -> list[str]:
     """The dataset names an eval YAML reads (for the workflow's input functions)."""
-    return [d.dataset_name for d in load_eval_config(path)]
+    return list(dict.fromkeys(d.dataset_name for d in load_eval_config(path)))
 
 
 # ---- evaluation -------------------------------------------------------------------------------
@@ -168,9 +176,8 @@ def evaluate_dataset(
     rows = tables[ds.split].slice(0, n).to_pylist()  # the first N rows, as the seed
     items, golds, sentences = [], [], []
     for row in rows:
-        for text, spans, (gold, sents) in zip(
-            row["texts"], row["context_spans"], _gold_and_sentences(row), strict=True
-        ):
+        texts = zip(row["texts"], row["context_spans"], _gold_and_sentences(row), strict=True)
+        for text, spans, (gold, sents) in list(texts)[: ds.max_texts]:
             items.append((row["query"], text, spans))
             golds.append(gold)
             sentences.append(sents)
@@ -248,6 +255,14 @@ def render_markdown(args: dict[str, Any], results: dict[str, dict[str, dict]]) -
             f"- best threshold by mean F2: {best[0]} (mean F2 {best[1]:.4f}, mean compression "
             f"{best[2]:.2f}%)"
         )
+    datasets = list(dict.fromkeys(k for per_dataset in results.values() for k in per_dataset))
+    for key in datasets if len(datasets) > 1 else []:
+        own = best_threshold({th: {key: m[key]} for th, m in results.items() if key in m})
+        if own:
+            lines.append(
+                f"- best threshold for {key}: {own[0]} (F2 {own[1]:.4f}, mean compression "
+                f"{own[2]:.2f}%)"
+            )
     for th, per_dataset in results.items():
         lines += ["", f"## Threshold {th}", "", *markdown_table(per_dataset)]
     return "\n".join(lines) + "\n"

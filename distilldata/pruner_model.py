@@ -8,7 +8,9 @@ checkpoint (a cross-encoder reranker, or a plain encoder whose classifier starts
 
 Loss (as the seed): `ranking_weight * MSE(raw ranking logit, target)` +
 `pruning_weight * CE(token logits, token labels; ignore -100)`; the pruning term is 0 when no
-token is labelled.
+token is labelled. Optional (`sentence_loss_weight` > 0, not in the seed): a listwise term per
+text that holds a relevant sentence, softmax over its sentences' mean keep-logit, cross-entropy
+on the relevant ones (`sentence_listwise_loss`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class PrunerOutput(ModelOutput):
     pruning_logits: torch.Tensor | None = None  # [batch, seq, 2]
     ranking_loss: torch.Tensor | None = None
     pruning_loss: torch.Tensor | None = None
+    sentence_loss: torch.Tensor | None = None
 
 
 def pruner_losses(
@@ -54,6 +57,37 @@ def pruner_losses(
             pruning_logits.float().reshape(-1, 2), token_labels.reshape(-1), ignore_index=-100
         )
     return ranking_weight * ranking + pruning_weight * pruning, ranking, pruning
+
+
+def sentence_listwise_loss(
+    pruning_logits: torch.Tensor, token_labels: torch.Tensor, sentence_index: torch.Tensor
+) -> torch.Tensor:
+    """-log(softmax mass on the relevant sentences), averaged over texts that have one.
+
+    A sentence's score is the mean keep-margin (logit keep - logit drop) of its labelled tokens
+    (inference thresholds their mean keep-probability, which orders sentences much the same
+    way). The token cross-entropy judges every token on its
+    own, mostly easy zeros; this term asks directly for the answer sentence to outrank its
+    neighbours, which is what best-threshold F2 within a paragraph rewards.
+    """
+    labelled = (token_labels != -100) & (sentence_index >= 0)
+    if not bool(labelled.any()):
+        return pruning_logits.new_zeros(())
+    n_sent = int(sentence_index.max()) + 1
+    member = nn.functional.one_hot(sentence_index.clamp(min=0), n_sent).float()
+    member = member * labelled.unsqueeze(-1)  # [batch, tokens, sentences]
+    margin = (pruning_logits[..., 1] - pruning_logits[..., 0]).float()
+    count = member.sum(1)  # [batch, sentences]
+    score = (member * margin.unsqueeze(-1)).sum(1) / count.clamp(min=1)
+    relevant = (member * (token_labels == 1).unsqueeze(-1)).sum(1) > 0
+    present = count > 0
+    score = score.masked_fill(~present, float("-inf"))
+    has = relevant.any(1)
+    if not bool(has.any()):
+        return pruning_logits.new_zeros(())
+    every = torch.logsumexp(score[has], dim=1)
+    gold = torch.logsumexp(score[has].masked_fill(~relevant[has], float("-inf")), dim=1)
+    return (every - gold).mean()
 
 
 def _load_tokenizer(path):
@@ -170,6 +204,7 @@ class ProvencePruner(PreTrainedModel):
             self.match_rank = nn.Linear(len(MATCH_SOURCES), 1)
         self.ranking_weight = getattr(config, "ranking_weight", 0.05)
         self.pruning_weight = getattr(config, "pruning_weight", 1.0)
+        self.sentence_loss_weight = getattr(config, "sentence_loss_weight", 0.0)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -200,6 +235,7 @@ class ProvencePruner(PreTrainedModel):
         pruning_weight: float = 1.0,
         sentence_features: bool = False,
         match_features: bool = False,
+        sentence_loss_weight: float = 0.0,
     ) -> ProvencePruner:
         """A fresh pruner on top of a (cross-)encoder checkpoint; the heads start random.
 
@@ -213,6 +249,7 @@ class ProvencePruner(PreTrainedModel):
         config.default_threshold = DEFAULT_THRESHOLD
         config.ranking_weight = ranking_weight
         config.pruning_weight = pruning_weight
+        config.sentence_loss_weight = sentence_loss_weight
         config.pruner_sentence_features = sentence_features
         config.pruner_match_features = match_features
         config.architectures = [cls.__name__]
@@ -282,12 +319,17 @@ class ProvencePruner(PreTrainedModel):
                 self.ranking_weight,
                 self.pruning_weight,
             )
+        listwise = None
+        if self.sentence_loss_weight and token_labels is not None and sentence_index is not None:
+            listwise = sentence_listwise_loss(pruning_logits, token_labels, sentence_index)
+            loss = loss + self.sentence_loss_weight * listwise
         return PrunerOutput(
             loss=loss,
             ranking_logits=ranking_logits,
             pruning_logits=pruning_logits,
             ranking_loss=ranking,
             pruning_loss=pruning,
+            sentence_loss=listwise,
         )
 
     def process(self, question, context, threshold: float | None = None, **kwargs):

@@ -35,6 +35,7 @@ OUR_TRAINING_KEYS = (
     "checkpoint",
     "ranking_weight",
     "pruning_weight",
+    "sentence_loss_weight",
     "head_learning_rate",
 )
 DATA_GLOBAL_KEYS = ("datasets", "max_eval_samples", "items", "upsample_factor")
@@ -126,6 +127,7 @@ def build_model(recipe: Recipe):
         max_length=int(recipe.model.get("max_length", 512)),
         ranking_weight=float(recipe.training.get("ranking_weight", 0.05)),
         pruning_weight=float(recipe.training.get("pruning_weight", 1.0)),
+        sentence_loss_weight=float(recipe.training.get("sentence_loss_weight", 0.0)),
         sentence_features=bool(recipe.model.get("sentence_features", False)),
         match_features=bool(recipe.model.get("match_features", False)),
     )
@@ -263,12 +265,14 @@ def make_trainer_class():
             prefix = "" if model.training else "eval_"
             self._parts[prefix + "pruning_loss"].append(float(outputs.pruning_loss.detach()))
             self._parts[prefix + "ranking_loss"].append(float(outputs.ranking_loss.detach()))
+            if outputs.sentence_loss is not None:
+                self._parts[prefix + "sentence_loss"].append(float(outputs.sentence_loss.detach()))
             return (outputs.loss, outputs) if return_outputs else outputs.loss
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             prefix = "eval_" if "eval_loss" in logs else "" if "loss" in logs else None
             if prefix is not None:
-                for name in ("pruning_loss", "ranking_loss"):
+                for name in ("pruning_loss", "ranking_loss", "sentence_loss"):
                     values = self._parts.pop(prefix + name, [])
                     if values:
                         logs[prefix + name] = round(sum(values) / len(values), 4)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from pruner_fixtures import write_provence_dataset
 
 from distilldata.errors import InputError
 from distilldata.pruner_eval import (
     TABLE_HEADER,
     Confusion,
+    EvalDataset,
     best_threshold,
     compression,
+    evaluate_dataset,
     f2,
     load_eval_config,
     markdown_table,
     precision,
     recall,
+    render_markdown,
     span_accuracy,
 )
 
@@ -66,6 +70,13 @@ def test_markdown_table_has_twelve_columns_and_best_threshold():
     assert "| ds:test | 0.5000 | 0.6000 | 0.3000 | 2 | 3 | 7 | 10 | 42.00 |" in lines[2]
     results = {"0.1": {"a": m}, "0.5": {"a": {**m, "f2": 0.8, "mean_compression": 70.0}}}
     assert best_threshold(results) == ("0.5", 0.8, 70.0)
+    # Two datasets: each gets its own best threshold next to the mean's.
+    results["0.1"]["b"] = {**m, "f2": 0.9, "mean_compression": 30.0}
+    results["0.5"]["b"] = {**m, "f2": 0.1}
+    text = render_markdown({"datasets": ["a", "b"]}, results)
+    assert "- best threshold by mean F2: 0.1 (mean F2 0.7000, mean compression 36.00%)" in text
+    assert "- best threshold for a: 0.5 (F2 0.8000, mean compression 70.00%)" in text
+    assert "- best threshold for b: 0.1 (F2 0.9000, mean compression 30.00%)" in text
 
 
 def test_eval_config(tmp_path):
@@ -73,14 +84,34 @@ def test_eval_config(tmp_path):
     path.write_text(
         "split: test\ndatasets:\n  - dataset_name: a\n    n_samples: 5\n"
         "  - dataset_name: b\n    subset: s\n    split: validation\n  - c\n"
+        "  - {dataset_name: a, max_texts: 1}\n"
     )
     entries = load_eval_config(path)
-    assert [(d.key, d.split, d.n_samples) for d in entries] == [
-        ("a:test", "test", 5),
-        ("b:s", "validation", None),
-        ("c:test", "test", None),
+    assert [(d.key, d.split, d.n_samples, d.max_texts) for d in entries] == [
+        ("a:test", "test", 5, None),
+        ("b:s", "validation", None, None),
+        ("c:test", "test", None, None),
+        ("a:test/texts[:1]", "test", None, 1),
     ]
     assert {d.split for d in load_eval_config(path, split="train")} == {"train"}
     path.write_text("datasets:\n  - dataset_name: a\n    typo: 1\n")
     with pytest.raises(InputError, match="typo"):
         load_eval_config(path)
+    path.write_text("datasets:\n  - {dataset_name: a, max_texts: 0}\n")
+    with pytest.raises(InputError, match="max_texts"):
+        load_eval_config(path)
+
+
+def test_max_texts_scores_only_the_first_texts(tmp_path):
+    from distilldata.pruner_model import ProvencePruner
+    from distilldata.tiny_encoder import build_tiny_encoder
+
+    data = write_provence_dataset(tmp_path / "data", {"train": 1, "test": 4}, n_texts=3)
+    model = ProvencePruner.from_backbone(str(build_tiny_encoder(tmp_path / "enc"))).eval()
+    every = evaluate_dataset(model, EvalDataset(str(data), None, "test", None), [0.5], 8)["0.5"]
+    first = evaluate_dataset(model, EvalDataset(str(data), None, "test", None, 1), [0.5], 8)["0.5"]
+    assert (every["contexts"], first["contexts"]) == (12, 4)
+    # The positive text of each toy row has 3 sentences, one of them gold.
+    assert first["span_total"] == 12
+    assert first["confusion_matrix"]["tp"] + first["confusion_matrix"]["fn"] == 4
+    assert every["confusion_matrix"]["tp"] + every["confusion_matrix"]["fn"] == 4

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from distilldata.pruner_model import ProvencePruner, pruner_losses
+from distilldata.pruner_model import ProvencePruner, pruner_losses, sentence_listwise_loss
 from distilldata.tiny_encoder import build_tiny_encoder
 
 
@@ -31,6 +31,49 @@ def test_losses_by_hand():
     # Nothing labelled: the pruning term is 0, not NaN.
     _, _, none = pruner_losses(ranking_logits, pruning_logits, None, torch.full((2, 3), -100))
     assert none.item() == 0.0
+
+
+def test_sentence_listwise_loss_by_hand():
+    # Text 0: query token, sentence 0 (two tokens, margins 1 and 3 -> mean 2, not relevant),
+    # sentence 1 (one token, margin 0.5, relevant). Text 1 has no relevant sentence: ignored.
+    logits = torch.zeros(2, 4, 2)
+    logits[0, 1:, 1] = torch.tensor([1.0, 3.0, 0.5])
+    logits[1, 1:, 1] = torch.tensor([9.0, 9.0, -9.0])
+    labels = torch.tensor([[-100, 0, 0, 1], [-100, 0, 0, 0]])
+    index = torch.tensor([[-1, 0, 0, 1], [-1, 0, 0, 1]])
+    expected = math.log(math.exp(2.0) + math.exp(0.5)) - 0.5
+    assert sentence_listwise_loss(logits, labels, index).item() == pytest.approx(expected)
+    # A token labelled -100 does not count: sentence 0 scores its first token's margin only.
+    partial = torch.tensor([[-100, 0, -100, 1], [-100, 0, 0, 0]])
+    expected = math.log(math.exp(1.0) + math.exp(0.5)) - 0.5
+    assert sentence_listwise_loss(logits, partial, index).item() == pytest.approx(expected)
+    # Every sentence relevant: nothing to rank, loss 0.
+    every = torch.tensor([[-100, 1, 1, 1], [-100, 0, 0, 0]])
+    assert sentence_listwise_loss(logits, every, index).item() == pytest.approx(0.0, abs=1e-6)
+    assert sentence_listwise_loss(logits, torch.full((2, 4), -100), index).item() == 0.0
+
+
+def test_sentence_loss_weight_adds_the_term(tmp_path):
+    path = build_tiny_encoder(tmp_path / "enc")
+    batch = dict(
+        input_ids=torch.tensor([[2, 5, 6, 3, 5, 6, 3, 7, 8, 3]]),
+        query_mask=torch.tensor([[0, 1, 1, 0, 0, 0, 0, 0, 0, 0]]),
+        sentence_index=torch.tensor([[-1, -1, -1, -1, 0, 0, -1, 1, 1, -1]]),
+        token_labels=torch.tensor([[-100, -100, -100, -100, 1, 1, -100, 0, 0, -100]]),
+        ranking_targets=torch.tensor([1.0]),
+    )
+    plain = ProvencePruner.from_backbone(str(path), classifier_dropout=0.0).eval()
+    out = plain(**batch)
+    assert out.sentence_loss is None
+    plain.config.sentence_loss_weight = 0.5
+    weighted = ProvencePruner(plain.config).eval()
+    weighted.load_state_dict(plain.state_dict())
+    both = weighted(**batch)
+    expected = sentence_listwise_loss(
+        both.pruning_logits, batch["token_labels"], batch["sentence_index"]
+    )
+    assert both.sentence_loss.item() == pytest.approx(expected.item())
+    assert both.loss.item() == pytest.approx(out.loss.item() + 0.5 * expected.item(), rel=1e-5)
 
 
 def test_save_and_from_pretrained_round_trip(tiny_pruner, tmp_path):
