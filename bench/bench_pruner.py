@@ -35,13 +35,12 @@ def main() -> None:
     from distilldata.sources import load_tables
 
     recipe = load_recipe(args.recipe)
-    entry = recipe.data["datasets"][0]
-    dataset = entry["dataset_name"] if isinstance(entry, dict) else entry
-    items = (entry.get("items") if isinstance(entry, dict) else None) or recipe.data.get("items")
+    entries = recipe.dataset_entries
+    dataset = entries[0]["dataset_name"]
     rows_per_step = int(recipe.training.get("per_device_train_batch_size", 4))
     max_length = int(recipe.model.get("max_length", 512))
     torch.manual_seed(0)
-    data = prepare_datasets([{"dataset_name": dataset, "items": items}], seed=42)
+    data = prepare_datasets(entries, seed=42)
     model = build_model(recipe)
     collate = PrunerCollator(model.tokenizer, max_length)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from distilldata.pruner_eval import f2 as f2_score
+
 STOP_WORDS_TEXT = """the a an of in on at to for by with and or is was were are be been what which
 who whom whose when where why how did do does that this these those as from its it his her their
 has have had not than into about"""
@@ -44,7 +46,7 @@ def best_f2(scores: np.ndarray, labels: np.ndarray) -> dict:
         fp = int((pred & (labels == 0)).sum())
         fn = int((~pred & (labels == 1)).sum())
         p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-        f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
+        f2 = f2_score(p, r)
         if f2 > best["f2"]:
             best = {"f2": round(f2, 3), "precision": round(p, 3), "recall": round(r, 3)}
     return best

@@ -59,6 +59,13 @@ def pruner_losses(
     return ranking_weight * ranking + pruning_weight * pruning, ranking, pruning
 
 
+def sentence_membership(sentence_index: torch.Tensor) -> torch.Tensor:
+    """[batch, tokens, sentences] one-hot of each token's sentence (int); tokens outside every
+    sentence (index -1) are all 0."""
+    n = int(sentence_index.max().clamp(min=-1)) + 1
+    return nn.functional.one_hot((sentence_index + 1).clamp(min=0), n + 1)[..., 1:]
+
+
 def sentence_listwise_loss(
     pruning_logits: torch.Tensor, token_labels: torch.Tensor, sentence_index: torch.Tensor
 ) -> torch.Tensor:
@@ -66,16 +73,12 @@ def sentence_listwise_loss(
 
     A sentence's score is the mean keep-margin (logit keep - logit drop) of its labelled tokens
     (inference thresholds their mean keep-probability, which orders sentences much the same
-    way). The token cross-entropy judges every token on its
-    own, mostly easy zeros; this term asks directly for the answer sentence to outrank its
-    neighbours, which is what best-threshold F2 within a paragraph rewards.
+    way). The token cross-entropy judges every token on its own, mostly easy zeros; this term
+    asks directly for the answer sentence to outrank its neighbours, which is what
+    best-threshold F2 within a paragraph rewards.
     """
-    labelled = (token_labels != -100) & (sentence_index >= 0)
-    if not bool(labelled.any()):
-        return pruning_logits.new_zeros(())
-    n_sent = int(sentence_index.max()) + 1
-    member = nn.functional.one_hot(sentence_index.clamp(min=0), n_sent).float()
-    member = member * labelled.unsqueeze(-1)  # [batch, tokens, sentences]
+    labelled = (token_labels != -100).unsqueeze(-1)
+    member = (sentence_membership(sentence_index) * labelled).float()  # labelled tokens only
     margin = (pruning_logits[..., 1] - pruning_logits[..., 0]).float()
     count = member.sum(1)  # [batch, sentences]
     score = (member * margin.unsqueeze(-1)).sum(1) / count.clamp(min=1)
@@ -117,9 +120,7 @@ def sentence_query_features(
         query = (hidden * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp(min=1)
     pooled = hidden
     if sentence_index is not None and bool((sentence_index >= 0).any()):
-        n = int(sentence_index.max()) + 1
-        member = nn.functional.one_hot((sentence_index + 1).clamp(min=0), n + 1)[..., 1:]
-        member = member.to(hidden.dtype)  # [batch, tokens, sentences]
+        member = sentence_membership(sentence_index).to(hidden.dtype)
         sums = member.transpose(1, 2) @ hidden  # [batch, sentences, width]
         means = sums / member.sum(1).unsqueeze(-1).clamp(min=1)
         inside = member.sum(-1, keepdim=True)  # 1 for tokens in a sentence
@@ -153,12 +154,10 @@ def query_match_features(
     valid = torch.gather(mask, 1, order)  # [batch, query]
     weights = torch.gather(query_weights, 1, order).masked_fill(~valid, -1e4)
     weights = torch.softmax(weights.float(), dim=-1) * valid  # [batch, query]
-    n_sent = int(sentence_index.max().clamp(min=-1)) + 1
-    if n_sent == 0:
+    if not bool((sentence_index >= 0).any()):
         zeros = query_weights.new_zeros(batch, tokens, len(sources))
         return zeros, query_weights.new_zeros(batch, len(sources))
-    member = nn.functional.one_hot((sentence_index + 1).clamp(min=0), n_sent + 1)[..., 1:]
-    member = member.bool().transpose(1, 2)  # [batch, sentences, tokens]
+    member = sentence_membership(sentence_index).bool().transpose(1, 2)  # [batch, sent, tokens]
     has = member.any(-1)  # [batch, sentences]: the sentence has a token in this block
     inside = sentence_index >= 0
     token_feats, text_feats = [], []

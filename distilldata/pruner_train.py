@@ -38,6 +38,7 @@ OUR_TRAINING_KEYS = (
     "sentence_loss_weight",
     "head_learning_rate",
 )
+LOSS_PARTS = ("pruning_loss", "ranking_loss", "sentence_loss")  # logged when the model returns them
 DATA_GLOBAL_KEYS = ("datasets", "max_eval_samples", "items", "upsample_factor")
 MODEL_KEYS = (
     "model_name_or_path",
@@ -78,6 +79,19 @@ class Recipe:
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @property
+    def dataset_entries(self) -> list[dict[str, Any]]:
+        """`data_args.datasets`, each with the global `items` / `upsample_factor` filled in."""
+        defaults = {
+            "items": self.data.get("items"),
+            "upsample_factor": self.data.get("upsample_factor", 1.0),
+        }
+        entries = []
+        for e in self.data["datasets"]:
+            entry = {**defaults, **(e if isinstance(e, dict) else {"dataset_name": e})}
+            entries.append({k: v for k, v in entry.items() if v is not None})
+        return entries
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -244,8 +258,8 @@ def make_trainer_class():
     from transformers import Trainer
 
     class PrunerTrainer(Trainer):
-        """Trainer that logs the two loss terms next to `loss` / `eval_loss`; heads may have their
-        own learning rate (`head_learning_rate`)."""
+        """Trainer that logs the loss terms (`LOSS_PARTS`) next to `loss` / `eval_loss`; heads
+        may have their own learning rate (`head_learning_rate`)."""
 
         def __init__(self, *args, head_learning_rate: float | None = None, **kwargs):
             self.head_learning_rate = head_learning_rate
@@ -263,16 +277,16 @@ def make_trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             outputs = model(**inputs)
             prefix = "" if model.training else "eval_"
-            self._parts[prefix + "pruning_loss"].append(float(outputs.pruning_loss.detach()))
-            self._parts[prefix + "ranking_loss"].append(float(outputs.ranking_loss.detach()))
-            if outputs.sentence_loss is not None:
-                self._parts[prefix + "sentence_loss"].append(float(outputs.sentence_loss.detach()))
+            for name in LOSS_PARTS:
+                part = getattr(outputs, name)
+                if part is not None:
+                    self._parts[prefix + name].append(float(part.detach()))
             return (outputs.loss, outputs) if return_outputs else outputs.loss
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
             prefix = "eval_" if "eval_loss" in logs else "" if "loss" in logs else None
             if prefix is not None:
-                for name in ("pruning_loss", "ranking_loss", "sentence_loss"):
+                for name in LOSS_PARTS:
                     values = self._parts.pop(prefix + name, [])
                     if values:
                         logs[prefix + name] = round(sum(values) / len(values), 4)
@@ -316,20 +330,8 @@ def train(
     output_dir.mkdir(parents=True, exist_ok=True)
 
     seed = int({**TRAINING_DEFAULTS, **recipe.training}["seed"])
-    entries = [
-        {
-            k: v
-            for k, v in {
-                "items": recipe.data.get("items"),
-                "upsample_factor": recipe.data.get("upsample_factor", 1.0),
-                **(e if isinstance(e, dict) else {"dataset_name": e}),
-            }.items()
-            if v is not None
-        }
-        for e in recipe.data["datasets"]
-    ]
     data = prepare_datasets(
-        entries, seed=seed, max_eval_samples=recipe.data.get("max_eval_samples")
+        recipe.dataset_entries, seed=seed, max_eval_samples=recipe.data.get("max_eval_samples")
     )
     log.info("prepared %d train / %d eval rows: %s", len(data.train), len(data.eval), data.stats)
 
