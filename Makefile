@@ -9,8 +9,12 @@ STAMP    = $(VENV)/.installed
 # Rules call `python scripts/...`: the venv's interpreter must be the one found first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# Nothing loads from a hub unless the user opts in with `make run HUB=1`.
-ifneq ($(HUB),1)
+# Nothing loads from a hub unless the user opts in with `make run HUB=1`, which adds
+# config/hub-online.yaml (hub.online: true) after CONFIG.
+ifeq ($(HUB),1)
+CONFIGS := $(CONFIG) config/hub-online.yaml
+else
+CONFIGS := $(CONFIG)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
@@ -30,7 +34,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 run: install
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -44,7 +48,7 @@ test: lint
 
 # One self-contained page (open report.html in any browser, offline) from the finished demo.
 report: run
-	$(BIN)/snakemake --configfile $(CONFIG) --report report.html
+	$(BIN)/snakemake --configfile $(CONFIGS) --report report.html
 
 dag: install
 	$(BIN)/snakemake --configfile $(CONFIG) --forceall --dag | dot -Tsvg > dag.svg

@@ -15,10 +15,11 @@ from snakemake.utils import min_version
 min_version("9.20")
 
 
-# The demo config unless the user gives one (--configfile replaces it rather than merging).
-if not config:
+# The demo config unless the user gives --configfile (which replaces it rather than merging);
+# `--config key=value` alone applies on top of the demo config.
+if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "report/workflow.rst"
@@ -28,6 +29,13 @@ include: "rules/common.smk"
 include: "rules/provence.smk"
 include: "rules/nemotron.smk"
 include: "rules/training.smk"
+
+
+localrules:
+    all,
+    provence,
+    nemotron,
+    training,
 
 
 rule all:

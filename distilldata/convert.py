@@ -24,7 +24,7 @@ from distilldata.progress import Progress
 from distilldata.sentences import Spans, span_splitter
 from distilldata.sources import Tables, load_tables
 from distilldata.splits import carve_sizes, permutation
-from distilldata.store import check_output, save_splits, write_json
+from distilldata.store import check_output, save_splits
 from distilldata.triplets import OUTPUT_COLUMNS, detect_columns, row_texts
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,6 @@ def convert(
             log.warning("%s: dropped %s", name, dict(rows.dropped))
     if sum(t.num_rows for t in out_tables.values()) == 0:
         raise InputError(f"{dataset}: every row was dropped ({split_stats}); nothing to save")
-    save_splits(out_tables, out_dir, overwrite=overwrite)
     stats = {
         "dataset": dataset,
         "subset": subset,
@@ -229,6 +228,6 @@ def convert(
         "texts": len(all_texts),
         "splits": split_stats,
     }
-    write_json(out_dir / "stats.json", stats)
+    save_splits(out_tables, out_dir, overwrite=overwrite, sidecars={"stats.json": stats})
     log.info("saved %s: %s", out_dir, {k: v["rows_out"] for k, v in split_stats.items()})
     return stats

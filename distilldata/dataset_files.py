@@ -1,7 +1,9 @@
 """Where a configured dataset's shards are: a Hub id (a local snapshot) or local file globs.
 
 `resolve_splits` returns {split: [shard paths]} (sorted, stable), which the workflow turns into
-one normalize job per shard. Nothing is downloaded unless the caller allows it.
+one normalize job per shard; `resolve_dataset` is what a user means by `--dataset X` (a local
+file or folder when X exists, as the Provence converter reads it, else a Hub id). Nothing is
+downloaded unless the caller allows it.
 """
 
 from __future__ import annotations
@@ -73,7 +75,11 @@ def resolve_splits(
         for split, patterns in splits.items():
             files = _expand([patterns] if isinstance(patterns, str) else list(patterns), root)
             if not files:
-                raise InputError(f"{name}: split {split!r} matches no shard files ({patterns})")
+                where = f"{name}: " if hub_id or snapshot_dir else ""
+                raise InputError(
+                    f"{where}split {split!r}: no shard file matches {patterns} (missing, or not "
+                    f"{'/'.join(SHARD_SUFFIXES)})"
+                )
             out[split] = files
         return out
     if root is None:
@@ -85,3 +91,25 @@ def resolve_splits(
     if not out:
         raise InputError(f"{name}: no .jsonl/.json/.parquet shards under {data}")
     return out
+
+
+def resolve_local(path: str | Path) -> dict[str, list[Path]]:
+    """A local shard file (one split named after it) or folder (its data/ folder or itself,
+    every shard grouped by `split_of`)."""
+    path = Path(path)
+    if path.is_file():
+        if not is_shard(path):
+            raise InputError(f"{path}: not a shard file (one of {', '.join(SHARD_SUFFIXES)})")
+        return {split_of(path): [path]}
+    return resolve_splits(snapshot_dir=str(path))
+
+
+def resolve_dataset(dataset: str, download: bool = False) -> dict[str, list[Path]]:
+    """{split: shard files} of `--dataset`: an existing local file or folder, else a Hub id
+    resolved to its local snapshot."""
+    if Path(dataset).exists():
+        return resolve_local(dataset)
+    try:
+        return resolve_splits(hub_id=dataset, download=download)
+    except InputError as exc:
+        raise InputError(f"{dataset!r} is not a local file or folder; as a Hub id: {exc}") from None

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from distilldata.sources import load_tables
-from distilldata.store import write_json
+from distilldata.store import write_json, write_text
 
 SPLIT_SQL = """
 WITH rows AS (SELECT texts, context_spans, labels FROM split_table),
@@ -41,10 +41,11 @@ def split_stats(con: duckdb.DuckDBPyConnection, table) -> dict:
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in stats.items()}
 
 
-def report(dataset: str | Path) -> dict:
+def report(dataset: str | Path, threads: int = 1) -> dict:
     """Rows per split, texts per row, sentences per text, label balance and duplicate ratio."""
     tables = load_tables(str(dataset))
     con = duckdb.connect()
+    con.execute(f"SET threads = {max(1, threads)}")  # DuckDB takes every core unless told
     return {
         "dataset": str(dataset),
         "splits": {name: split_stats(con, t) for name, t in tables.items()},
@@ -85,8 +86,10 @@ def to_markdown(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(dataset: str | Path, markdown: str | Path, json_path: str | Path) -> dict:
-    rep = report(dataset)
+def write_report(
+    dataset: str | Path, markdown: str | Path, json_path: str | Path, threads: int = 1
+) -> dict:
+    rep = report(dataset, threads)
     write_json(json_path, rep)
-    Path(markdown).write_text(to_markdown(rep), "utf-8")
+    write_text(markdown, to_markdown(rep))
     return rep

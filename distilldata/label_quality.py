@@ -3,61 +3,74 @@
 Gold exists where the dataset carries `answer_spans` (SQuAD-derived data): in `texts[0]` a
 sentence is relevant iff it overlaps an answer; the other texts (other paragraphs of the
 article) have no relevant sentence. Counts are micro TP/FP/TN/FN over the spans of every text
-that got a label (texts without a prompt, `[]`, are counted as skipped), as the seed's
-`eval_datasets.py` counts them; F2 = 5PR / (4P + R). Two scopes: all texts, and the positive
-text only (where the answer is, so recall there is the interesting number).
+that got a label (texts without a prompt, `[]`, are counted as skipped; spans flagged -1,
+which the labeling prompt never showed, are counted as `unknown_spans` and not scored), as the
+seed's `eval_datasets.py` counts them; F2 = 5PR / (4P + R), the evaluator's own function
+(`span_metrics.f_beta`). Scores are kept exact in the JSON and rounded in the Markdown only.
+Two scopes: all texts, and the positive text only (where the answer is, so recall there is
+the interesting number).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+from distilldata.errors import InputError
 from distilldata.gold import gold_relevance
 from distilldata.relevance import COLUMN, GOLD_COLUMN
 from distilldata.sources import load_tables
-from distilldata.store import write_json
+from distilldata.span_metrics import Confusion, f_beta, precision, recall, span_accuracy
+from distilldata.store import write_json, write_text
 
 log = logging.getLogger(__name__)
 
 SCOPES = ("all_texts", "positive_text")
 
 
-def _ratio(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
-
-
 def metrics(tp: int, fp: int, tn: int, fn: int) -> dict:
-    p, r = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f2 = round(5 * p * r / (4 * p + r), 4) if p is not None and r is not None and (p or r) else None
+    c = Confusion(tp=tp, fp=fp, tn=tn, fn=fn)
+    p, r = precision(c), recall(c)
     return {
         "precision": p,
         "recall": r,
-        "f2": f2,
-        "span_accuracy": _ratio(tp + tn, tp + fp + tn + fn),
+        "f2": f_beta(p, r),
+        "span_accuracy": span_accuracy(c),
         "confusion_matrix": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
-        "spans": tp + fp + tn + fn,
+        "spans": c.total,
     }
 
 
 def split_quality(rows: list[dict]) -> dict:
-    counts = {scope: [0, 0, 0, 0] for scope in SCOPES}
-    texts = skipped = 0
+    counts = {scope: Confusion() for scope in SCOPES}
+    texts = skipped = unknown = 0
     for row in rows:
         answers = row[GOLD_COLUMN] or []
-        for t, (spans, flags) in enumerate(zip(row["context_spans"], row[COLUMN], strict=True)):
+        spans_per_text, flags_per_text = row["context_spans"], row[COLUMN] or []
+        if flags_per_text and len(flags_per_text) != len(spans_per_text):
+            raise InputError(
+                f"row {row.get('id')!r}: {len(flags_per_text)} {COLUMN} lists for "
+                f"{len(spans_per_text)} texts; they must align one to one"
+            )
+        for t, spans in enumerate(spans_per_text):
             texts += 1
-            if not flags or len(flags) != len(spans):
+            flags = flags_per_text[t] if flags_per_text else []
+            if not flags:
                 skipped += 1
                 continue
+            if len(flags) != len(spans):
+                raise InputError(
+                    f"row {row.get('id')!r}, text {t}: {len(flags)} flags for {len(spans)} "
+                    f"spans in {COLUMN}; a label list has one flag per span"
+                )
             gold = gold_relevance(spans, answers) if t == 0 else [0] * len(spans)
-            scopes = SCOPES if t == 0 else SCOPES[:1]
-            for pred, want in zip(flags, gold, strict=True):
-                cell = (0 if want else 1) if pred else (3 if want else 2)  # tp fp tn fn
-                for scope in scopes:
-                    counts[scope][cell] += 1
-    out = {"rows": len(rows), "texts": texts, "texts_skipped": skipped}
-    out |= {scope: metrics(*c) for scope, c in counts.items()}
+            known = [i for i, f in enumerate(flags) if f >= 0]
+            unknown += len(flags) - len(known)
+            for scope in SCOPES if t == 0 else SCOPES[:1]:
+                counts[scope].add([gold[i] for i in known], [flags[i] for i in known])
+    out = {"rows": len(rows), "texts": texts, "texts_skipped": skipped, "unknown_spans": unknown}
+    out |= {scope: metrics(c.tp, c.fp, c.tn, c.fn) for scope, c in counts.items()}
     return out
 
 
@@ -69,18 +82,15 @@ def label_quality(dataset_path: str | Path, markdown: str | Path, json_path: str
             missing = [c for c in (COLUMN, GOLD_COLUMN) if c not in table.column_names]
             splits[name] = {"gold": False, "missing": missing}
             continue
-        cols = ["context_spans", COLUMN, GOLD_COLUMN]
+        cols = [c for c in ("id", "context_spans", COLUMN, GOLD_COLUMN) if c in table.column_names]
         splits[name] = {"gold": True, **split_quality(table.select(cols).to_pylist())}
     labeler = None
     stats = Path(dataset_path) / "relevance.json"
     if stats.exists():
-        import json
-
-        info = json.loads(stats.read_text("utf-8"))
-        labeler = info.get("labeler")
+        labeler = json.loads(stats.read_text("utf-8")).get("labeler")
     report = {"dataset": str(dataset_path), "labeler": labeler, "splits": splits}
     write_json(json_path, report)
-    Path(markdown).write_text(render_markdown(report), "utf-8")
+    write_text(markdown, render_markdown(report))
     log.info("label quality: %s", {k: v.get("all_texts", {}).get("f2") for k, v in splits.items()})
     return report
 
@@ -114,6 +124,12 @@ def render_markdown(report: dict) -> str:
                 f"{_fmt(m['precision'])} | {cm['tp']:,} | {cm['fp']:,} | {cm['tn']:,} | "
                 f"{cm['fn']:,} | {m['spans']:,} | {info['texts_skipped']:,} |"
             )
+    unknown = [f"{k} {v['unknown_spans']:,}" for k, v in gold.items() if v.get("unknown_spans")]
+    if unknown:
+        lines += [
+            "",
+            f"Spans flagged -1 (never shown to the labeler; not scored): {', '.join(unknown)}.",
+        ]
     others = [k for k, v in report["splits"].items() if not v.get("gold")]
     if others:
         lines += ["", f"Splits without gold: {', '.join(others)}."]

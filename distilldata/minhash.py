@@ -193,6 +193,13 @@ class MinHasher:
         """Signatures straight from texts (batched shingling; see `batch_shingles`)."""
         return self.signatures_flat(*batch_shingles(texts, self.config.ngram))
 
+    def band_keys_for_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(docs x bands) band keys and a boolean mask of the documents that have shingles. A
+        document without shingles (no word character) has the all-max signature, so its keys
+        equal every other empty document's: callers must not bucket it."""
+        values, sizes = batch_shingles(texts, self.config.ngram)
+        return self.band_keys(self.signatures_flat(values, sizes)), sizes > 0
+
     def signatures_flat(self, values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """Signatures of documents whose shingles are `values`, `sizes[i]` for document i."""
         out = np.full((len(sizes), self.config.num_perm), _EMPTY, dtype=np.uint32)
@@ -230,12 +237,15 @@ class MinHasher:
         return keys
 
 
-def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
-    """Index pairs (i < j) sharing at least one band key (star edges to each bucket's first)."""
+def candidate_pairs(keys: np.ndarray, valid: np.ndarray | None = None) -> set[tuple[int, int]]:
+    """Index pairs (i < j) sharing at least one band key (star edges to each bucket's first);
+    rows outside `valid` (e.g. documents without shingles) pair with nothing."""
+    rows = np.arange(keys.shape[0]) if valid is None else np.flatnonzero(valid)
     pairs: set[tuple[int, int]] = set()
     for band in range(keys.shape[1]):
-        for first, other in bucket_edges(keys[:, band]):
-            pairs.add((min(first, other), max(first, other)))
+        for first, other in bucket_edges(keys[rows, band]):
+            a, b = int(rows[first]), int(rows[other])
+            pairs.add((min(a, b), max(a, b)))
     return pairs
 
 
@@ -252,9 +262,10 @@ def bucket_edges(column: np.ndarray) -> list[tuple[int, int]]:
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Jaccard similarity of two shingle-hash arrays."""
+    """Exact Jaccard similarity of two shingle-hash arrays (0 when either is empty: a text
+    without words is similar to nothing, not even to another such text)."""
     a, b = np.unique(a), np.unique(b)
-    if len(a) == 0 and len(b) == 0:
-        return 1.0
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
     inter = len(np.intersect1d(a, b, assume_unique=True))
     return inter / (len(a) + len(b) - inter)

@@ -10,6 +10,15 @@ from pathlib import Path
 from distilldata.errors import InputError
 
 PACKAGE_PREFIX = "package:"
+# Files that stand for the model folder they lie in, as workflow rules declare a model.
+MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "tokenizer.json",
+    "training_log.json",
+)
 
 
 def resolve_model(ref: str) -> str:
@@ -30,6 +39,20 @@ def resolve_model(ref: str) -> str:
     if (folder / "config.json").exists() or (folder / "modules.json").exists():
         return str(folder)
     raise InputError(f"model {ref!r}: package {name!r} has no get_model_path() nor a model/ folder")
+
+
+def model_folder(path: str | Path) -> Path:
+    """A model folder named as itself or by a file in it.
+
+    Workflow rules declare a model by its files (`final_model/config.json`,
+    `final_model/model.safetensors`), so scripts accept either: an existing file, or a
+    not-yet-written one named like a model file (`MODEL_FILES`), stands for its folder.
+    Anything else (a folder, a Hub id) is returned as given.
+    """
+    path = Path(path)
+    if path.is_file() or (not path.exists() and path.name in MODEL_FILES):
+        return path.parent
+    return path
 
 
 def model_slug(ref: str) -> str:

@@ -34,7 +34,7 @@ from distilldata.harmony import (
 )
 from distilldata.progress import Progress
 from distilldata.quality import DEFAULT_DROP, QualityConfig, check, drop_reasons, soft_tags
-from distilldata.store import write_json
+from distilldata.store import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ SCHEMA = pa.schema(
         ("quality_final_truncated", pa.bool_()),
         ("quality_special_token_literal", pa.bool_()),
         ("quality_backspace_corruption", pa.bool_()),
+        ("quality_unmatched_tool_result", pa.bool_()),
         ("quality_repeated_lines", pa.bool_()),
         ("quality_too_short", pa.bool_()),
         ("quality_too_long", pa.bool_()),
@@ -107,6 +108,7 @@ SCHEMA = pa.schema(
         ("stats_approx_tokens", pa.int64()),
         ("stats_completion_chars", pa.int64()),
         ("stats_num_messages", pa.int32()),
+        ("stats_unmatched_tool_results", pa.int32()),
     ]
 )
 
@@ -122,7 +124,7 @@ class DatasetSpec:
     system: SystemConfig = field(default_factory=SystemConfig)
     effort_from_split: bool = False
     builtin_python_tools: tuple[str, ...] = ("stateful_python_code_exec", "python")
-    stringify_content: bool = False
+    stringify_content: bool = True  # False: strict, quarantine rows with non-string content
     uuid_is_problem_id: bool = False
     drop: tuple[str, ...] = DEFAULT_DROP
     quality: QualityConfig = field(default_factory=QualityConfig)
@@ -307,6 +309,47 @@ class Built:
     tool_calls: int = 0
     malformed_calls: int = 0
     uses_python: bool = False
+    unmatched_results: int = 0
+
+
+@dataclass
+class PendingCalls:
+    """Tool calls still waiting for their result. A result is paired by `tool_call_id`, then by
+    name, then (a result with neither) by order; a result that pairs with no call is counted in
+    `unmatched` and rendered under its own name (`functions.unknown` without one), never under
+    another call's."""
+
+    builtin: set[str]
+    calls: list[dict] = field(default_factory=list)
+    unmatched: int = 0
+
+    def add(self, call: dict) -> None:
+        self.calls.append(call)
+
+    def _same_tool(self, call: dict, name: str) -> bool:
+        if call["name"] in self.builtin:
+            return name in self.builtin or name == "python"
+        return call["name"] == name
+
+    def _find(self, result: dict) -> dict | None:
+        call_id, name = result.get("tool_call_id"), result.get("name")
+        if call_id:
+            for call in self.calls:
+                if call.get("id") == call_id:
+                    return call
+        if name:
+            return next((c for c in self.calls if self._same_tool(c, name)), None)
+        with_ids = call_id and any(c.get("id") for c in self.calls)
+        return self.calls[0] if self.calls and not with_ids else None
+
+    def pair(self, result: dict) -> str | None:
+        """The tool name to render `result` under (None: unknown)."""
+        call = self._find(result)
+        if call is None:
+            self.unmatched += 1
+            return result.get("name")
+        self.calls.remove(call)
+        return call["name"]
 
 
 def build_conversation(
@@ -326,7 +369,7 @@ def build_conversation(
     instructions = [s for s in instructions if s.strip()]
     out: list[Message] = []
     contents: list[str] = list(instructions)
-    pending: list[str] = []
+    pending = PendingCalls(builtin)
     calls = malformed = 0
     for m in messages:
         role = m["role"]
@@ -346,11 +389,11 @@ def build_conversation(
             for call in m["tool_calls"]:
                 calls += 1
                 contents.append(call["arguments"])
+                pending.add(call)
                 if call["name"] in builtin:
                     code, ok = _python_code(call["arguments"])
                     malformed += not ok
                     out.append(Message("assistant", code, "analysis", "python"))
-                    pending.append("python")
                 else:
                     out.append(
                         Message(
@@ -361,11 +404,8 @@ def build_conversation(
                             "<|constrain|>json",
                         )
                     )
-                    pending.append(call["name"])
         elif role == "tool":
-            name = m.get("name") or (pending.pop(0) if pending else None)
-            if m.get("name") and m["name"] in pending:
-                pending.remove(m["name"])
+            name = pending.pair(m)
             contents.append(m["content"])
             if name in builtin or name == "python":
                 out.append(Message("python", m["content"], "analysis", "assistant"))
@@ -386,7 +426,7 @@ def build_conversation(
     convo = Conversation(
         tuple(out), system, "\n\n".join(instructions) if instructions else None, functions
     )
-    return Built(convo, contents, calls, malformed, uses_python)
+    return Built(convo, contents, calls, malformed, uses_python, pending.unmatched)
 
 
 def _python_code(arguments: str) -> tuple[str, bool]:
@@ -433,7 +473,15 @@ def normalize_row(row: dict, spec: DatasetSpec, split: str) -> tuple[dict, list[
     text = built.conversation.render()
     rendered = built.conversation.all_messages()
     declared = {t.name for t in built.conversation.tools} if tools else None
-    flags = check(text, rendered, built.contents, declared, built.malformed_calls, spec.quality)
+    flags = check(
+        text,
+        rendered,
+        built.contents,
+        declared,
+        built.malformed_calls,
+        spec.quality,
+        built.unmatched_results,
+    )
     rid, uuid = row_id(row, spec)
     record: dict[str, Any] = {
         "id": rid,
@@ -484,129 +532,150 @@ class ShardPaths:
     tools: Path
 
     @classmethod
-    def for_part(cls, parquet: str | Path) -> ShardPaths:
+    def for_part(
+        cls,
+        parquet: str | Path,
+        stats: str | Path | None = None,
+        quarantine: str | Path | None = None,
+        tools: str | Path | None = None,
+    ) -> ShardPaths:
+        """The files of one output shard; sidecars default to `<part>.stats.json` etc."""
         parquet = Path(parquet)
         stem = parquet.with_suffix("")
         return cls(
             parquet,
-            Path(f"{stem}.stats.json"),
-            Path(f"{stem}.quarantine.jsonl"),
-            Path(f"{stem}.tools.jsonl"),
+            Path(stats or f"{stem}.stats.json"),
+            Path(quarantine or f"{stem}.quarantine.jsonl"),
+            Path(tools or f"{stem}.tools.jsonl"),
         )
+
+
+@dataclass
+class ShardCounts:
+    """What one shard's rows became: every row in is out, dropped or quarantined."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: Counter = field(default_factory=lambda: Counter())
+    quarantined: Counter = field(default_factory=lambda: Counter())
+    tags: Counter = field(default_factory=lambda: Counter())
+    notes: Counter = field(default_factory=lambda: Counter())
+
+    def check(self, source: Path) -> None:
+        """A real error (not an assert, which `python -O` removes) when rows went missing."""
+        removed = sum(self.dropped.values()) + sum(self.quarantined.values())
+        if self.rows_in != self.rows_out + removed:
+            raise RuntimeError(
+                f"{source}: rows in ({self.rows_in}) != rows out ({self.rows_out}) + dropped "
+                f"{dict(self.dropped)} + quarantined {dict(self.quarantined)}; nothing written"
+            )
+
+
+def _quarantine_entry(source: Path, n: int, reason: str, detail: str | None, raw: str) -> str:
+    entry = {"source_file": source.name, "source_row": n, "reason": reason, "error": detail}
+    return json.dumps({**entry, "raw": raw}, ensure_ascii=False) + "\n"
+
+
+def _outcome(row: dict | None, error: str | None, raw: str, spec: DatasetSpec, split: str):
+    """("quarantined", (reason, detail, raw)) or ("normalized", (record, tools, notes))."""
+    if row is None:
+        return "quarantined", (error, error, raw)
+    try:
+        return "normalized", normalize_row(row, spec, split)
+    except RowError as exc:
+        return "quarantined", (exc.reason, exc.detail, _raw(row))
 
 
 def normalize_shard(
     source: str | Path,
-    output: str | Path,
+    output: str | Path | ShardPaths,
     spec: DatasetSpec,
     split: str,
     max_records: int | None = None,
     batch_rows: int = 1000,
 ) -> dict:
-    """Normalize one input shard into `output` (+ stats/quarantine/tools files). Returns stats."""
+    """Normalize one input shard into `output` (a Parquet path, its sidecars beside it, or
+    explicit `ShardPaths`) + stats/quarantine/tools files, each renamed into place only when
+    the whole shard is done. Returns the stats."""
     source = Path(source)
     if not source.exists():
         raise InputError(f"input shard {source} does not exist")
-    paths = ShardPaths.for_part(output)
-    paths.parquet.parent.mkdir(parents=True, exist_ok=True)
-    tmp = paths.parquet.with_suffix(".parquet.tmp")
+    paths = output if isinstance(output, ShardPaths) else ShardPaths.for_part(output)
     started = time.monotonic()
-    rows_in = rows_out = 0
-    dropped: Counter = Counter()
-    quarantined: Counter = Counter()
-    tags: Counter = Counter()
-    notes: Counter = Counter()
+    counts = ShardCounts()
     seen_tools: set[str] = set()
     batch: list[dict] = []
     total = max_records or known_rows(source)
     progress = Progress(total, "rows", log, every=30.0) if total else _RowRate(log, 30.0)
-    writer = pq.ParquetWriter(tmp, SCHEMA, compression="zstd")
     with (
-        writer,
-        open(paths.quarantine, "w", encoding="utf-8") as quarantine,
-        open(paths.tools, "w", encoding="utf-8") as catalog,
+        atomic_path(paths.parquet) as parquet_tmp,
+        atomic_path(paths.quarantine) as quarantine_tmp,
+        atomic_path(paths.tools) as tools_tmp,
+        pq.ParquetWriter(parquet_tmp, SCHEMA, compression="zstd") as writer,
+        open(quarantine_tmp, "w", encoding="utf-8") as quarantine,
+        open(tools_tmp, "w", encoding="utf-8") as catalog,
     ):
         for n, row, error, raw in iter_source_rows(source):
-            if max_records is not None and rows_in >= max_records:
+            if max_records is not None and counts.rows_in >= max_records:
                 break
-            rows_in += 1
+            counts.rows_in += 1
             progress.update(1)
-            if row is not None:
-                try:
-                    record, tools, row_notes = normalize_row(row, spec, split)
-                except RowError as exc:
-                    error, raw = exc.reason, _raw(row)
-                    detail = exc.detail
-                else:
-                    detail = None
-            else:
-                detail = error
-            if error is not None:
-                quarantined[error] += 1
-                quarantine.write(
-                    json.dumps(
-                        {
-                            "source_file": source.name,
-                            "source_row": n,
-                            "reason": error,
-                            "error": detail,
-                            "raw": raw,
-                        },
-                        ensure_ascii=False,
-                    )
-                    + "\n"
-                )
+            kind, value = _outcome(row, error, raw, spec, split)
+            if kind == "quarantined":
+                counts.quarantined[value[0]] += 1
+                quarantine.write(_quarantine_entry(source, n, *value))
                 continue
-            notes.update(k for k, v in row_notes.items() if v)
+            record, tools, row_notes = value
+            counts.notes.update(k for k, v in row_notes.items() if v)
             record["quality_tags"] = soft_tags(record)
-            tags.update(record["quality_tags"])
+            counts.tags.update(record["quality_tags"])
             reasons = drop_reasons(record, spec.drop)
             if reasons:
-                dropped[reasons[0]] += 1
+                counts.dropped[reasons[0]] += 1
                 continue
             if tools and record["source_tools_id"] not in seen_tools:
                 seen_tools.add(record["source_tools_id"])
-                catalog.write(
-                    json.dumps({"source_tools_id": record["source_tools_id"], "tools": tools})
-                    + "\n"
-                )
-            record["source_file"] = source.name
-            record["source_row"] = n
-            batch.append(record)
-            rows_out += 1
+                entry = {"source_tools_id": record["source_tools_id"], "tools": tools}
+                catalog.write(json.dumps(entry) + "\n")
+            batch.append({**record, "source_file": source.name, "source_row": n})
+            counts.rows_out += 1
             if len(batch) >= batch_rows:
                 writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
                 batch.clear()
-        if batch or rows_out == 0:
+        if batch or counts.rows_out == 0:
             writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
-    tmp.replace(paths.parquet)
-    seconds = time.monotonic() - started
-    stats = {
-        "source": str(source),
-        "output": str(paths.parquet),
-        "dataset": spec.dataset,
-        "split": split,
-        "rows_in": rows_in,
-        "rows_out": rows_out,
-        "dropped": dict(sorted(dropped.items())),
-        "quarantined": dict(sorted(quarantined.items())),
-        "tags": dict(sorted(tags.items())),
-        "notes": dict(sorted(notes.items())),
-        "drop_reasons_enabled": list(spec.drop),
-        "seconds": round(seconds, 3),
-        "rows_per_s": round(rows_in / seconds, 1) if seconds > 0 else None,
-    }
-    assert rows_in == rows_out + sum(dropped.values()) + sum(quarantined.values())
+        counts.check(source)
+    stats = _shard_stats(source, paths, spec, split, counts, time.monotonic() - started)
     write_json(paths.stats, stats)
     log.info(
         "%s: %d rows in, %d out, dropped %s, quarantined %s",
         source.name,
-        rows_in,
-        rows_out,
-        dict(dropped),
-        dict(quarantined),
+        counts.rows_in,
+        counts.rows_out,
+        dict(counts.dropped),
+        dict(counts.quarantined),
     )
     return stats
+
+
+def _shard_stats(
+    source: Path, paths: ShardPaths, spec: DatasetSpec, split: str, c: ShardCounts, seconds: float
+) -> dict:
+    return {
+        "source": str(source),
+        "output": str(paths.parquet),
+        "dataset": spec.dataset,
+        "split": split,
+        "rows_in": c.rows_in,
+        "rows_out": c.rows_out,
+        "dropped": dict(sorted(c.dropped.items())),
+        "quarantined": dict(sorted(c.quarantined.items())),
+        "tags": dict(sorted(c.tags.items())),
+        "notes": dict(sorted(c.notes.items())),
+        "drop_reasons_enabled": list(spec.drop),
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(c.rows_in / seconds, 1) if seconds > 0 else None,
+    }
 
 
 def _raw(row: dict) -> str:
@@ -641,8 +710,8 @@ def write_readme(
         "dataset's.\n"
     )
     path = Path(out_dir) / "README.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, "utf-8")
     return path
 
 

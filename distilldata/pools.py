@@ -1,16 +1,19 @@
 """Candidate pools for GPU scoring: deduplicated rows grouped by purpose, Parquet shards + manifest.
 
-A pool is a named row predicate over whatever columns exist; a pool whose columns are missing
-(or that matches no row) is not created. Every pool row carries `id, text, loss_mode`, the
+A pool is a named row predicate over one defining column. Pools are decided from the values,
+not the schema (the normalized schema always has every column): a pool whose column is missing
+or null in every row is skipped, and so is a pool no eligible row matches; the manifest says
+which and why (`skipped`). Every pool row carries `id, text, loss_mode`, the
 `dataset/subset/split` provenance and all `meta_*`, `quality_*` and `stats_*` columns.
 Duplicates (`quality_is_duplicate`) and rows with special-token literals never enter a pool.
+The pool folder is written under a temp name and renamed into place whole.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +22,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from distilldata.errors import InputError
-from distilldata.store import write_json
+from distilldata.store import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
 BASE_COLUMNS = ("id", "text", "loss_mode", "dataset", "subset", "split", "dup_cluster_id")
+CAPABILITY_COLUMN = "meta_capability_target"
 
 
 @dataclass(frozen=True)
@@ -34,38 +38,113 @@ class PoolConfig:
     rows_per_file: int = 100_000
 
 
-def _col(table: pa.Table, name: str):
-    return table.column(name) if name in table.column_names else None
+@dataclass(frozen=True)
+class Pool:
+    """A pool: its name, the column it is defined on, and its row predicate on that column."""
+
+    name: str
+    column: str
+    select: Callable[[pa.ChunkedArray, PoolConfig], pa.ChunkedArray]
 
 
-def pool_masks(table: pa.Table, config: PoolConfig) -> dict[str, pa.Array]:
-    """{pool name: boolean mask} for the pools this table's columns allow."""
-    masks: dict[str, Callable[[], pa.Array]] = {}
-    correctness = _col(table, "meta_correctness")
-    if correctness is not None:
-        masks["missing_correctness_meta"] = lambda: pc.is_null(correctness)
-        masks["high_correctness"] = lambda: pc.greater_equal(correctness, config.high_correctness)
-        masks["low_correctness"] = lambda: pc.less(correctness, config.low_correctness)
-    correct = _col(table, "meta_correct_count")
-    if correct is not None:
-        masks["verified_correct"] = lambda: pc.greater(correct, 0)
-    tools = _col(table, "meta_has_tool_calls")
-    if tools is not None:
-        masks["tool_use"] = lambda: tools
-    tokens = _col(table, "stats_approx_tokens")
-    if tokens is not None:
-        masks["long_context"] = lambda: pc.greater_equal(tokens, config.long_context_tokens)
-    reasoning = _col(table, "meta_reasoning")
-    if reasoning is not None:
-        lowered = pc.utf8_lower(pc.cast(reasoning, pa.string()))
-        masks["reasoning_on"] = lambda: pc.is_in(lowered, pa.array(["on", "true", "yes"]))
-        masks["reasoning_off"] = lambda: pc.is_in(lowered, pa.array(["off", "false", "no"]))
-    target = _col(table, "meta_capability_target")
-    if target is not None:
-        for value in sorted(v for v in pc.unique(target).to_pylist() if v):
-            slug = "".join(c if c.isalnum() else "_" for c in value.lower()).strip("_")
-            masks[f"capability_{slug}"] = lambda v=value: pc.equal(target, v)
-    return {name: pc.fill_null(make(), False) for name, make in masks.items()}
+def _lowered(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.utf8_lower(pc.cast(values, pa.string()))
+
+
+POOLS = (
+    Pool("missing_correctness_meta", "meta_correctness", lambda c, _: pc.is_null(c)),
+    Pool(
+        "high_correctness",
+        "meta_correctness",
+        lambda c, cfg: pc.greater_equal(c, cfg.high_correctness),
+    ),
+    Pool("low_correctness", "meta_correctness", lambda c, cfg: pc.less(c, cfg.low_correctness)),
+    Pool("verified_correct", "meta_correct_count", lambda c, _: pc.greater(c, 0)),
+    Pool("tool_use", "meta_has_tool_calls", lambda c, _: c),
+    Pool(
+        "long_context",
+        "stats_approx_tokens",
+        lambda c, cfg: pc.greater_equal(c, cfg.long_context_tokens),
+    ),
+    Pool(
+        "reasoning_on",
+        "meta_reasoning",
+        lambda c, _: pc.is_in(_lowered(c), pa.array(["on", "true", "yes"])),
+    ),
+    Pool(
+        "reasoning_off",
+        "meta_reasoning",
+        lambda c, _: pc.is_in(_lowered(c), pa.array(["off", "false", "no"])),
+    ),
+)
+
+
+def capability_pools(values: set[str]) -> list[Pool]:
+    """One `capability_<slug>` pool per value of `meta_capability_target`."""
+    pools = []
+    for value in sorted(values):
+        slug = "".join(c if c.isalnum() else "_" for c in value.lower()).strip("_")
+        pools.append(
+            Pool(f"capability_{slug}", CAPABILITY_COLUMN, lambda c, _, v=value: pc.equal(c, v))
+        )
+    return pools
+
+
+@dataclass
+class ColumnSurvey:
+    """Which pool columns exist and hold a value somewhere in the shards (a cheap first pass)."""
+
+    present: set[str]
+    with_values: set[str]
+    capability_values: set[str]
+
+    @classmethod
+    def of(cls, shards: Sequence[Path]) -> ColumnSurvey:
+        wanted = {p.column for p in POOLS} | {CAPABILITY_COLUMN}
+        survey = cls(set(), set(), set())
+        for shard in shards:
+            columns = sorted(wanted & set(pq.read_schema(shard).names))
+            table = pq.read_table(shard, columns=columns)
+            survey.present.update(columns)
+            survey.with_values.update(
+                c for c in columns if table.column(c).null_count < table.num_rows
+            )
+            if CAPABILITY_COLUMN in columns:
+                values = pc.unique(table.column(CAPABILITY_COLUMN)).to_pylist()
+                survey.capability_values.update(v for v in values if v)
+        return survey
+
+    def why_skipped(self, column: str) -> str | None:
+        if column not in self.present:
+            return f"{column} is missing"
+        if column not in self.with_values:
+            return f"{column} is null in every row"
+        return None
+
+
+def plan_pools(survey: ColumnSurvey) -> tuple[list[Pool], dict[str, str]]:
+    """(pools to build, {skipped pool: reason}) from the column survey."""
+    pools, skipped = [], {}
+    for pool in POOLS:
+        reason = survey.why_skipped(pool.column)
+        if reason:
+            skipped[pool.name] = reason
+        else:
+            pools.append(pool)
+    reason = survey.why_skipped(CAPABILITY_COLUMN)
+    if reason:
+        skipped["capability_*"] = reason
+    pools += capability_pools(survey.capability_values)
+    return pools, skipped
+
+
+def pool_masks(table: pa.Table, config: PoolConfig, pools: Sequence[Pool]) -> dict[str, pa.Array]:
+    """{pool name: boolean mask} of one table (nulls never select a row)."""
+    return {
+        pool.name: pc.fill_null(pool.select(table.column(pool.column), config), False)
+        for pool in pools
+        if pool.column in table.column_names
+    }
 
 
 def eligible(table: pa.Table) -> pa.Array:
@@ -89,71 +168,100 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class PoolFiles:
+    """Which Parquet file of which pool the next rows go to: a new file every `rows_per_file`
+    rows, files opened by `open_writer(path, schema)` under `root`."""
+
+    def __init__(self, root: Path, rows_per_file: int, open_writer: Callable):
+        self.root, self.rows_per_file, self.open_writer = root, rows_per_file, open_writer
+        self.open: dict[str, tuple[pq.ParquetWriter, Path, int]] = {}
+        self.parts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+        self.files: list[dict] = []
+
+    def pieces(self, pool: str, rows: pa.Table) -> Iterator[tuple[pq.ParquetWriter, pa.Table]]:
+        """(writer, slice of `rows`) pairs that fill the pool's files in order."""
+        if rows.num_rows == 0:
+            return
+        self.counts[pool] = self.counts.get(pool, 0) + rows.num_rows
+        offset = 0
+        while offset < rows.num_rows:
+            if pool in self.open and self.open[pool][2] >= self.rows_per_file:
+                self._close(pool)
+            if pool not in self.open:
+                self._start(pool, rows.schema)
+            writer, path, done = self.open[pool]
+            piece = rows.slice(offset, self.rows_per_file - done)
+            self.open[pool] = (writer, path, done + piece.num_rows)
+            offset += piece.num_rows
+            yield writer, piece
+
+    def _start(self, pool: str, schema: pa.Schema) -> None:
+        part = self.parts.get(pool, 0)
+        self.parts[pool] = part + 1
+        path = self.root / pool / f"part-{part:05d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.open[pool] = (self.open_writer(path, schema), path, 0)
+
+    def _close(self, pool: str) -> None:
+        writer, path, rows = self.open.pop(pool)
+        writer.close()
+        self.files.append(
+            {
+                "pool": pool,
+                "path": str(path.relative_to(self.root)),
+                "rows": rows,
+                "bytes": path.stat().st_size,
+                "sha256": sha256_file(path),
+            }
+        )
+
+    def close(self) -> list[dict]:
+        for pool in list(self.open):
+            self._close(pool)
+        return sorted(self.files, key=lambda f: f["path"])
+
+
 def build_pools(shards: Sequence[str | Path], out_dir: str | Path, config: PoolConfig) -> dict:
     """Write `<out>/<pool>/part-NNNNN.parquet` for every non-empty pool and a manifest with
-    rows, bytes and sha256 per file. Streams shard by shard; a pool file is closed at
-    `rows_per_file` rows."""
+    rows, bytes and sha256 per file, plus the pools skipped and why. Streams shard by shard;
+    the folder replaces `out_dir` only once complete."""
     shards = sorted(Path(s) for s in shards)
     if not shards:
         raise InputError("no input shards for the candidate pools")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    writers: dict[str, tuple[pq.ParquetWriter, Path, int]] = {}
-    files: list[dict] = []
-    counts: dict[str, int] = {}
-    parts: dict[str, int] = {}
-
-    def close(pool: str) -> None:
-        writer, path, rows = writers.pop(pool)
-        writer.close()
-        files.append({"pool": pool, "path": str(path.relative_to(out_dir)), "rows": rows})
-
+    pools, skipped = plan_pools(ColumnSurvey.of(shards))
     rows_in = 0
-    for shard in shards:
-        table = pq.read_table(shard)
-        rows_in += table.num_rows
-        if table.num_rows == 0:
-            continue
-        base = eligible(table)
-        columns = pool_columns(table)
-        for pool, mask in pool_masks(table, config).items():
-            selected = table.filter(pc.and_(base, mask)).select(columns)
-            if selected.num_rows == 0:
-                continue
-            counts[pool] = counts.get(pool, 0) + selected.num_rows
-            offset = 0
-            while offset < selected.num_rows:
-                if pool in writers and writers[pool][2] >= config.rows_per_file:
-                    close(pool)
-                if pool not in writers:
-                    part = parts.get(pool, 0)
-                    parts[pool] = part + 1
-                    path = out_dir / pool / f"part-{part:05d}.parquet"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    writer = pq.ParquetWriter(path, selected.schema, compression="zstd")
-                    writers[pool] = (writer, path, 0)
-                writer, path, rows = writers[pool]
-                piece = selected.slice(offset, config.rows_per_file - rows)
-                writer.write_table(piece)
-                writers[pool] = (writer, path, rows + piece.num_rows)
-                offset += piece.num_rows
-    for pool in list(writers):
-        close(pool)
-    for entry in files:
-        path = out_dir / entry["path"]
-        entry["bytes"] = path.stat().st_size
-        entry["sha256"] = sha256_file(path)
-    manifest = {
-        "rows_in": rows_in,
-        "pools": dict(sorted(counts.items())),
-        "files": sorted(files, key=lambda f: f["path"]),
-        "config": {
-            "high_correctness": config.high_correctness,
-            "low_correctness": config.low_correctness,
-            "long_context_tokens": config.long_context_tokens,
-            "rows_per_file": config.rows_per_file,
-        },
-    }
-    write_json(out_dir / "pools_manifest.json", manifest)
-    log.info("pools: %s", manifest["pools"])
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        out = PoolFiles(
+            tmp,
+            config.rows_per_file,
+            lambda path, schema: pq.ParquetWriter(path, schema, compression="zstd"),
+        )
+        for shard in shards:
+            table = pq.read_table(shard)
+            rows_in += table.num_rows
+            base, columns = eligible(table), pool_columns(table)
+            for pool, mask in pool_masks(table, config, pools).items():
+                selected = table.filter(pc.and_(base, mask)).select(columns)
+                for writer, piece in out.pieces(pool, selected):
+                    writer.write_table(piece)
+        files = out.close()
+        for pool in pools:
+            if pool.name not in out.counts:
+                skipped[pool.name] = "no eligible row matches"
+        manifest = {
+            "rows_in": rows_in,
+            "pools": dict(sorted(out.counts.items())),
+            "skipped": dict(sorted(skipped.items())),
+            "files": files,
+            "config": {
+                "high_correctness": config.high_correctness,
+                "low_correctness": config.low_correctness,
+                "long_context_tokens": config.long_context_tokens,
+                "rows_per_file": config.rows_per_file,
+            },
+        }
+        write_json(tmp / "pools_manifest.json", manifest)
+    log.info("pools: %s; skipped: %s", manifest["pools"], manifest["skipped"])
     return manifest

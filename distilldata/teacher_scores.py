@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from distilldata.errors import InputError
 from distilldata.models import model_slug, resolve_model
 from distilldata.progress import Progress
 from distilldata.sources import Tables, load_tables
-from distilldata.store import check_output, save_splits, write_json
+from distilldata.store import check_output, save_splits, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -392,12 +391,8 @@ def write_scores(tables: Tables, scores: dict[str, pa.Array], column: str, path)
                 }
             )
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.concat_tables(parts), tmp)
-    os.replace(tmp, path)
-    return path
+    write_parquet(pa.concat_tables(parts), path)
+    return Path(path)
 
 
 def merge_teacher_scores(
@@ -429,11 +424,10 @@ def merge_teacher_scores(
             tables[name] = table.append_column(column, rows.column(column).cast(SCORES_TYPE))
     if len(set(columns)) != len(columns):
         raise InputError(f"two teachers write the same column: {columns}; give them unique names")
-    save_splits(tables, out_dir, overwrite=overwrite)
     summary = {
         "dataset": str(dataset_path),
         "columns": columns,
         "splits": describe(tables, columns[0], 0) if columns else {},
     }
-    write_json(Path(out_dir) / "teacher_scores.json", summary)
+    save_splits(tables, out_dir, overwrite=overwrite, sidecars={"teacher_scores.json": summary})
     return summary

@@ -197,11 +197,10 @@ def write_qa_triplets(
     """Build triplets from a SQuAD-format file and save them with a stats.json beside the splits."""
     import logging
 
-    from distilldata.store import check_output, save_splits, write_json
+    from distilldata.store import check_output, save_splits
 
     check_output(output, overwrite)
     built = build_qa_triplets(path, seed, max_negatives, (eval_fraction, eval_fraction))
-    save_splits({k: pa.Table.from_pylist(v) for k, v in built.rows.items()}, output, overwrite)
     kept = {k: len(v) for k, v in built.rows.items()}
     stats = {
         "input": str(path),
@@ -209,7 +208,9 @@ def write_qa_triplets(
         "rows_out": kept,
         "dropped": built.dropped,
     }
-    assert built.questions == sum(kept.values()) + sum(built.dropped.values())
-    write_json(Path(output) / "stats.json", stats)
+    if built.questions != sum(kept.values()) + sum(built.dropped.values()):
+        raise RuntimeError(f"{path}: {built.questions} questions in, {kept} kept + {built.dropped}")
+    tables = {k: pa.Table.from_pylist(v) for k, v in built.rows.items()}
+    save_splits(tables, output, overwrite, sidecars={"stats.json": stats})
     logging.getLogger(__name__).info("%s: %s (dropped %s)", output, kept, built.dropped)
     return stats

@@ -1,5 +1,7 @@
 # Every Python helper of the workflow, and the config validation (before any job runs).
 import os
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -37,11 +39,39 @@ HUB_OFFLINE_VARS = (
 )
 if not config["hub"]["online"]:
     os.environ.update(dict.fromkeys(HUB_OFFLINE_VARS, "1"))
+logger.info(
+    "hub: online (hub.online is true)"
+    if config["hub"]["online"]
+    else "hub: offline (set hub.online: true, e.g. config/hub-online.yaml, to download)"
+)
 
 
 def script(name):
     """A script's path from the workflow's own folder, so `--directory elsewhere` works."""
     return str(Path(workflow.basedir) / "scripts" / name)
+
+
+def code_version(name):
+    """Digest of a script and the distilldata modules it imports: a rule's `code` param, so a
+    job reruns when the code it runs changes (Snakemake's params trigger), and only then.
+    """
+    from distilldata.code_version import code_digest
+
+    return code_digest(script(name), workflow.basedir)
+
+
+def _jobs_use_this_python():
+    """Jobs run `python`: put the folder of the interpreter running Snakemake (the venv's)
+    first on PATH, so they find it whatever the user's PATH says. Jobs inherit this environment,
+    locally and through SLURM (--export=ALL). Under `--sdm conda` each job's env comes first.
+    """
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if (Path(bindir) / "python").exists() and path[0] != bindir:
+        os.environ.update(PATH=os.pathsep.join([bindir, *path]))
+
+
+_jobs_use_this_python()
 
 
 # ---- provence ---------------------------------------------------------------------------
@@ -113,6 +143,7 @@ def provence_targets():
 
 
 # ---- nemotron ---------------------------------------------------------------------------
+import functools
 import shlex
 
 NEMOTRON = config["nemotron"]
@@ -124,38 +155,44 @@ NEMOTRON_ENTRY_DEFAULTS = {
     "loss_mode": "assistant_all",
     "dedup_key": "completion",
     "effort_from_split": False,
-    "stringify_content": False,
+    "strict_content": False,
+    "stringify_content": True,
     "uuid_is_problem_id": False,
 }
 for _corpus, _entry in NEMOTRON["datasets"].items():
     NEMOTRON["datasets"][_corpus] = {**NEMOTRON_ENTRY_DEFAULTS, **_entry}
+NEMOTRON_CROSS = "results/nemotron/dedup_cross_corpus"
 
 
-def _nemotron_splits(entry):
+@functools.cache
+def nemotron_shards(corpus):
+    """{split: [shard paths]} of one dataset, resolved on first use by an input function (never
+    at parse time): a missing file fails only the targets that need this dataset."""
     from distilldata.dataset_files import resolve_splits
+    from distilldata.errors import InputError
 
-    return resolve_splits(
-        hub_id=entry["dataset"] if entry["from_hub"] else None, splits=entry["splits"]
-    )
-
-
-# {corpus: {split: [shard paths]}}, resolved once when the workflow is parsed.
-NEMOTRON_SHARDS = {
-    corpus: _nemotron_splits(entry) for corpus, entry in NEMOTRON["datasets"].items()
-}
+    entry = NEMOTRON["datasets"][corpus]
+    try:
+        return resolve_splits(
+            hub_id=entry["dataset"] if entry["from_hub"] else None,
+            splits=entry["splits"],
+        )
+    except InputError as exc:
+        raise InputError(f"nemotron dataset {corpus!r}: {exc}") from None
 
 
 def nemotron_parts(corpus):
     """(split, part) of every input shard of a dataset; part is the 5-digit shard number."""
     return [
         (split, f"{i:05d}")
-        for split, files in sorted(NEMOTRON_SHARDS[corpus].items())
+        for split, files in sorted(nemotron_shards(corpus).items())
         for i in range(len(files))
     ]
 
 
 def nemotron_shard(wildcards):
-    return str(NEMOTRON_SHARDS[wildcards.corpus][wildcards.split][int(wildcards.part)])
+    shards = nemotron_shards(wildcards.corpus)[wildcards.split]
+    return str(shards[int(wildcards.part)])
 
 
 def _nemotron_per_part(pattern, corpus):
@@ -186,7 +223,7 @@ def nemotron_normalize_options(wildcards):
         options.append(f"--date {shlex.quote(system['date'])}")
     if NEMOTRON["max_records"]:
         options.append(f"--max_records {NEMOTRON['max_records']}")
-    for flag in ("effort_from_split", "stringify_content", "uuid_is_problem_id"):
+    for flag in ("effort_from_split", "strict_content", "uuid_is_problem_id"):
         if entry[flag]:
             options.append(f"--{flag}")
     return " ".join(options)
@@ -195,10 +232,13 @@ def nemotron_normalize_options(wildcards):
 def nemotron_minhash_options(wildcards):
     dedup = NEMOTRON["dedup"]
     entry = NEMOTRON["datasets"][wildcards.corpus]
+    order = 0
+    if dedup["cross_corpus"]:
+        order = list(NEMOTRON["datasets"]).index(wildcards.corpus)
     return (
         f"--key {entry['dedup_key']} --near_duplicates {dedup['near_duplicates']} "
         f"--ngram {dedup['ngram']} --bands {dedup['bands']} --rows {dedup['rows']} "
-        f"--seed {dedup['seed']}"
+        f"--seed {dedup['seed']} --corpus {wildcards.corpus} --corpus_order {order}"
     )
 
 
@@ -218,12 +258,37 @@ def nemotron_signatures(wildcards):
     )
 
 
+def nemotron_all_signatures(wildcards):
+    """The signatures of every dataset (cross-corpus dedup), in config order."""
+    return [
+        path
+        for corpus in NEMOTRON["datasets"]
+        for path in _nemotron_per_part(
+            "results/nemotron/dedup/{corpus}/signatures/{split}/part-{part}.parquet",
+            corpus,
+        )
+    ]
+
+
 def nemotron_bucket_files(wildcards):
     return expand(
         "results/nemotron/dedup/{corpus}/buckets/bucket-{bucket}.parquet",
         corpus=wildcards.corpus,
         bucket=nemotron_buckets(),
     )
+
+
+def nemotron_cross_bucket_files(wildcards):
+    return expand(
+        f"{NEMOTRON_CROSS}/buckets/bucket-{{bucket}}.parquet", bucket=nemotron_buckets()
+    )
+
+
+def nemotron_clusters(wildcards):
+    """The cluster table a dataset is filtered with: its own, or the cross-corpus one."""
+    if NEMOTRON["dedup"]["cross_corpus"]:
+        return f"{NEMOTRON_CROSS}/clusters.parquet"
+    return f"results/nemotron/dedup/{wildcards.corpus}/clusters.parquet"
 
 
 def nemotron_deduped(wildcards):
@@ -245,23 +310,24 @@ def nemotron_pool_options():
     return " ".join(f"--{key} {value}" for key, value in sorted(pools.items()))
 
 
-def nemotron_inventory_inputs():
-    return sorted(
-        {
-            str(f)
-            for splits in NEMOTRON_SHARDS.values()
-            for files in splits.values()
-            for f in files
-        }
-    )
+def _nemotron_sources():
+    """(dataset, split, shard) of every configured shard, sorted."""
+    return [
+        (corpus, split, str(f))
+        for corpus in sorted(NEMOTRON["datasets"])
+        for split, files in sorted(nemotron_shards(corpus).items())
+        for f in files
+    ]
 
 
-def nemotron_inventory_sources():
+def nemotron_inventory_inputs(wildcards):
+    return sorted({f for _, _, f in _nemotron_sources()})
+
+
+def nemotron_inventory_sources(wildcards):
     return " ".join(
         f"--source {shlex.quote(f'{corpus}:{split}:{f}')}"
-        for corpus, splits in sorted(NEMOTRON_SHARDS.items())
-        for split, files in sorted(splits.items())
-        for f in files
+        for corpus, split, f in _nemotron_sources()
     )
 
 
@@ -271,9 +337,7 @@ def nemotron_publish_options(wildcards):
     return f"--repo_id {shlex.quote(publish['repo_id'])} --path_in_repo {wildcards.corpus} {dry}"
 
 
-def nemotron_targets():
-    if not NEMOTRON["datasets"]:
-        return []
+def _nemotron_target_files(wildcards):
     targets = [
         "results/nemotron/inventory.json",
         "results/nemotron/metadata_coverage.md",
@@ -287,6 +351,13 @@ def nemotron_targets():
         if NEMOTRON["publish"]["repo_id"]:
             targets.append(f"results/nemotron/publish/{corpus}.json")
     return targets
+
+
+def nemotron_targets():
+    """The Nemotron targets, as an input function: shard lists are resolved only when a
+    nemotron target is built, so other pipelines run while a Nemotron file is missing.
+    """
+    return [_nemotron_target_files] if NEMOTRON["datasets"] else []
 
 
 # ---- training ---------------------------------------------------------------------------
@@ -333,6 +404,12 @@ def training_inputs(wildcards):
     return inputs
 
 
+def output_model_folder(wildcards, output):
+    """The folder of the model a rule declares by its files (output.config), for a script
+    that writes a whole model folder."""
+    return str(Path(output.config).parent)
+
+
 def _eval_spec(run):
     return training_recipe(run)["training_args"].get("eval_datasets") or {}
 
@@ -342,11 +419,7 @@ def eval_inputs(wildcards):
 
     eval_config = repo_file(_eval_spec(wildcards.run)["config"])
     entries = yaml.safe_load(Path(eval_config).read_text("utf-8"))["datasets"]
-    return {
-        "model": f"results/provence/models/{wildcards.run}/final_model/model.safetensors",
-        "eval_config": eval_config,
-        "datasets": _local_datasets(entries),
-    }
+    return {"eval_config": eval_config, "datasets": _local_datasets(entries)}
 
 
 def eval_options(wildcards):
@@ -373,7 +446,6 @@ def training_targets():
 
 
 # ---- provence labels ----------------------------------------------------------------------
-import shlex
 import json
 import re
 
@@ -545,8 +617,7 @@ def upload_options(wildcards):
     ]
     if u.get("public"):
         options.append("--public")
-    if PROVENCE["upload"]["dry_run"]:
-        options.append("--dry-run")
+    options.append("--dry-run" if PROVENCE["upload"]["dry_run"] else "--no-dry-run")
     return " ".join(options)
 
 

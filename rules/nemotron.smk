@@ -2,9 +2,15 @@
 # dedup (signatures -> buckets -> clusters -> filter) -> candidate pools -> publish (dry run).
 
 
+# Seconds-long jobs run where Snakemake runs, never as cluster jobs.
+localrules:
+    nemotron_tools_catalog,
+    nemotron_publish,
+
+
 rule nemotron_inventory:
     input:
-        nemotron_inventory_inputs(),
+        nemotron_inventory_inputs,
     output:
         json="results/nemotron/inventory.json",
         markdown=report(
@@ -17,13 +23,14 @@ rule nemotron_inventory:
     benchmark:
         "benchmarks/nemotron/inventory.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     threads: 2
     resources:
         mem_mb=4000,
     params:
         script=script("build_inventory.py"),
-        sources=nemotron_inventory_sources(),
+        code=code_version("build_inventory.py"),
+        sources=nemotron_inventory_sources,
     shell:
         "python {params.script} {params.sources} --json {output.json} "
         "--markdown {output.markdown} --threads {threads} > {log} 2>&1"
@@ -42,16 +49,17 @@ rule nemotron_normalize:
     benchmark:
         "benchmarks/nemotron/normalize/{corpus}/{split}/part-{part}.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=2000,
     params:
         script=script("normalize_dataset.py"),
+        code=code_version("normalize_dataset.py"),
         options=nemotron_normalize_options,
     shell:
         "python {params.script} {params.options} --input {input.shard} "
-        "--split {wildcards.split} --part {wildcards.part} "
-        "--out_dir results/nemotron/normalized/{wildcards.corpus} > {log} 2>&1"
+        "--split {wildcards.split} --output {output.parquet} --stats_output {output.stats} "
+        "--quarantine_output {output.quarantine} --tools_output {output.tools} > {log} 2>&1"
 
 
 rule nemotron_tools_catalog:
@@ -62,9 +70,10 @@ rule nemotron_tools_catalog:
     log:
         "logs/nemotron/tools_catalog/{corpus}.log",
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("merge_tools_catalog.py"),
+        code=code_version("merge_tools_catalog.py"),
     shell:
         "python {params.script} {input} --output {output} > {log} 2>&1"
 
@@ -79,11 +88,12 @@ rule nemotron_dedup_signatures:
     benchmark:
         "benchmarks/nemotron/dedup_signatures/{corpus}/{split}/part-{part}.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=2000,
     params:
         script=script("dedup_signatures.py"),
+        code=code_version("dedup_signatures.py"),
         options=nemotron_minhash_options,
     shell:
         "python {params.script} --input {input} --output {output} {params.options} > {log} 2>&1"
@@ -99,11 +109,35 @@ rule nemotron_dedup_buckets:
     benchmark:
         "benchmarks/nemotron/dedup_buckets/{corpus}/bucket-{bucket}.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=4000,
     params:
         script=script("dedup_buckets.py"),
+        code=code_version("dedup_buckets.py"),
+        buckets=len(nemotron_buckets()),
+        bands=NEMOTRON["dedup"]["bands"],
+    shell:
+        "python {params.script} {input} --output {output} --bucket {wildcards.bucket} "
+        "--buckets {params.buckets} --bands {params.bands} > {log} 2>&1"
+
+
+rule nemotron_dedup_cross_buckets:
+    input:
+        nemotron_all_signatures,
+    output:
+        temp("results/nemotron/dedup_cross_corpus/buckets/bucket-{bucket}.parquet"),
+    log:
+        "logs/nemotron/dedup_cross_buckets/bucket-{bucket}.log",
+    benchmark:
+        "benchmarks/nemotron/dedup_cross_buckets/bucket-{bucket}.tsv"
+    conda:
+        "../envs/distilldata.yaml"
+    resources:
+        mem_mb=8000,
+    params:
+        script=script("dedup_buckets.py"),
+        code=code_version("dedup_buckets.py"),
         buckets=len(nemotron_buckets()),
         bands=NEMOTRON["dedup"]["bands"],
     shell:
@@ -122,11 +156,34 @@ rule nemotron_dedup_clusters:
     benchmark:
         "benchmarks/nemotron/dedup_clusters/{corpus}.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=8000,
     params:
         script=script("dedup_clusters.py"),
+        code=code_version("dedup_clusters.py"),
+    shell:
+        "python {params.script} {input} --output {output.clusters} "
+        "--stats {output.stats} > {log} 2>&1"
+
+
+rule nemotron_dedup_cross_clusters:
+    input:
+        nemotron_cross_bucket_files,
+    output:
+        clusters="results/nemotron/dedup_cross_corpus/clusters.parquet",
+        stats="results/nemotron/dedup_cross_corpus/clusters.json",
+    log:
+        "logs/nemotron/dedup_cross_clusters.log",
+    benchmark:
+        "benchmarks/nemotron/dedup_cross_clusters.tsv"
+    conda:
+        "../envs/distilldata.yaml"
+    resources:
+        mem_mb=16000,
+    params:
+        script=script("dedup_clusters.py"),
+        code=code_version("dedup_clusters.py"),
     shell:
         "python {params.script} {input} --output {output.clusters} "
         "--stats {output.stats} > {log} 2>&1"
@@ -135,7 +192,7 @@ rule nemotron_dedup_clusters:
 rule nemotron_dedup_filter:
     input:
         shard="results/nemotron/normalized/{corpus}/{split}/part-{part}.parquet",
-        clusters="results/nemotron/dedup/{corpus}/clusters.parquet",
+        clusters=nemotron_clusters,
     output:
         parquet="results/nemotron/deduped/{corpus}/{split}/part-{part}.parquet",
         stats="results/nemotron/deduped/{corpus}/{split}/part-{part}.stats.json",
@@ -144,15 +201,16 @@ rule nemotron_dedup_filter:
     benchmark:
         "benchmarks/nemotron/dedup_filter/{corpus}/{split}/part-{part}.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=4000,
     params:
         script=script("dedup_filter.py"),
+        code=code_version("dedup_filter.py"),
         near=NEMOTRON["dedup"]["near_duplicates"],
     shell:
         "python {params.script} --input {input.shard} --clusters {input.clusters} "
-        "--output {output.parquet} --stats {output.stats} "
+        "--output {output.parquet} --stats {output.stats} --corpus {wildcards.corpus} "
         "--near_duplicates {params.near} > {log} 2>&1"
 
 
@@ -166,15 +224,16 @@ rule nemotron_pools:
     benchmark:
         "benchmarks/nemotron/pools/{corpus}.tsv"
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=4000,
     params:
         script=script("build_candidate_pools.py"),
+        code=code_version("build_candidate_pools.py"),
         options=nemotron_pool_options(),
     shell:
-        "python {params.script} --in_dir results/nemotron/deduped/{wildcards.corpus} "
-        "--out_dir {output} {params.options} > {log} 2>&1"
+        "python {params.script} --shards {input} --out_dir {output} {params.options} "
+        "> {log} 2>&1"
 
 
 rule nemotron_publish:
@@ -185,9 +244,10 @@ rule nemotron_publish:
     log:
         "logs/nemotron/publish/{corpus}.log",
     conda:
-        "../envs/nemotron.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("publish_to_hub.py"),
+        code=code_version("publish_to_hub.py"),
         options=nemotron_publish_options,
     shell:
         "python {params.script} --folder {input} --plan {output} {params.options} > {log} 2>&1"

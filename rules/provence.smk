@@ -1,15 +1,26 @@
 # Context-relevance datasets (Open Provence): QA files -> triplets -> base -> freq{N} -> reports.
 
 
+# Seconds-long jobs run where Snakemake runs, never as cluster jobs.
+localrules:
+    punkt_tables,
+    dataset_report,
+    merge_relevance,
+    merge_teacher_scores,
+    upload_to_hub,
+    upload,
+
+
 rule punkt_tables:
     output:
         directory("resources/nltk_data"),
     log:
         "logs/provence/punkt_tables.log",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("export_punkt.py"),
+        code=code_version("export_punkt.py"),
     shell:
         "python {params.script} --output-root {output} > {log} 2>&1"
 
@@ -22,9 +33,10 @@ rule qa_triplets:
     log:
         "logs/provence/qa_triplets/{source}.log",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("build_qa_triplets.py"),
+        code=code_version("build_qa_triplets.py"),
         options=qa_source_options,
     shell:
         "python {params.script} --input {input} --output {output} "
@@ -41,17 +53,17 @@ rule convert_triplets:
     benchmark:
         "benchmarks/provence/convert_triplets/{slug}.tsv"
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     threads: 2
     resources:
         mem_mb=4000,
     params:
         script=script("convert_triplets.py"),
+        code=code_version("convert_triplets.py"),
         options=convert_options,
     shell:
         "NLTK_DATA={input.punkt} python {params.script} {params.options} "
-        "--output-root results/provence/base --slug {wildcards.slug} "
-        "--num-proc {threads} --overwrite > {log} 2>&1"
+        "--output {output} --num-proc {threads} --overwrite > {log} 2>&1"
 
 
 rule frequency_filter:
@@ -72,15 +84,16 @@ rule frequency_filter:
     benchmark:
         "benchmarks/provence/frequency_filter/{slug}.tsv"
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     resources:
         mem_mb=4000,
     params:
         script=script("frequency_filter.py"),
+        code=code_version("frequency_filter.py"),
         thresholds=threshold_flags(),
     shell:
         "python {params.script} --dataset {input} {params.thresholds} "
-        "--output-dir results/provence/freq/{wildcards.slug} --overwrite > {log} 2>&1"
+        "--output {output.variants:q} --stats {output.stats} --overwrite > {log} 2>&1"
 
 
 rule dataset_report:
@@ -100,12 +113,13 @@ rule dataset_report:
     wildcard_constraints:
         artifact=r"(base|freq/[^/]+)/[^/]+",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("dataset_report.py"),
+        code=code_version("dataset_report.py"),
     shell:
         "python {params.script} --dataset {input} --markdown {output.markdown} "
-        "--json {output.json} > {log} 2>&1"
+        "--json {output.json} --threads {threads} > {log} 2>&1"
 
 
 # ---- labels: span relevance (LLM pruner or gold) and teacher scores ------------------------
@@ -126,12 +140,13 @@ rule span_relevance:
     benchmark:
         "benchmarks/provence/span_relevance/{rel_input}/shard{shard}-of-{shards}.tsv"
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     threads: 2
     resources:
         gpu=relevance_gpus(),
     params:
         script=script("add_span_relevance.py"),
+        code=code_version("add_span_relevance.py"),
         name=relevance_cache_name,
         options=relevance_options(),
     shell:
@@ -149,9 +164,12 @@ rule merge_relevance:
     log:
         "logs/provence/merge_relevance/{rel_input}.log",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
+    resources:
+        mem_mb=4000,
     params:
         script=script("merge_relevance.py"),
+        code=code_version("merge_relevance.py"),
         options=merge_relevance_options(),
     shell:
         "python {params.script} --dataset-path {input.dataset} --shards {input.shards} "
@@ -173,9 +191,12 @@ rule label_quality:
     log:
         "logs/provence/label_quality/{rel_input}.log",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
+    resources:
+        mem_mb=4000,
     params:
         script=script("label_quality.py"),
+        code=code_version("label_quality.py"),
     shell:
         "python {params.script} --dataset {input} --markdown {output.markdown} "
         "--json {output.json} > {log} 2>&1"
@@ -191,12 +212,13 @@ rule teacher_scores:
     benchmark:
         "benchmarks/provence/teacher_scores/{rel_input}/{teacher}.tsv"
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     threads: 2
     resources:
         gpu=1,
     params:
         script=script("add_teacher_scores.py"),
+        code=code_version("add_teacher_scores.py"),
         options=teacher_options,
     shell:
         "python {params.script} --dataset-path {input.dataset} --scores-path {output} "
@@ -212,9 +234,12 @@ rule merge_teacher_scores:
     log:
         "logs/provence/merge_teacher_scores/{rel_input}.log",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
+    resources:
+        mem_mb=4000,
     params:
         script=script("merge_teacher_scores.py"),
+        code=code_version("merge_teacher_scores.py"),
     shell:
         "python {params.script} --dataset-path {input.dataset} --scores {input.scores} "
         "--output-path {output} --overwrite > {log} 2>&1"
@@ -228,9 +253,10 @@ rule upload_to_hub:
     log:
         "logs/provence/upload_to_hub/{upload}.log",
     conda:
-        "../envs/provence.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("upload_to_hub.py"),
+        code=code_version("upload_to_hub.py"),
         options=upload_options,
     shell:
         "python {params.script} --dataset-path {input} {params.options} "

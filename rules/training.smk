@@ -8,13 +8,18 @@ rule tiny_encoder:
     log:
         "logs/training/tiny_encoder.log",
     conda:
-        "../envs/training.yaml"
+        "../envs/distilldata.yaml"
     params:
         script=script("build_tiny_encoder.py"),
+        code=code_version("build_tiny_encoder.py"),
+        folder=output_model_folder,
     shell:
-        "python {params.script} --output resources/models/tiny-bert > {log} 2>&1"
+        "python {params.script} --output {params.folder} > {log} 2>&1"
 
 
+# The run folder (checkpoint-*, run_fingerprint.json) is the one above final_model/ and is not
+# an output: Snakemake would delete it before a rerun. --auto-resume continues a preempted run
+# from its latest complete checkpoint, and starts clean when the recipe or inputs changed.
 rule train_pruner:
     input:
         unpack(training_inputs),
@@ -27,22 +32,23 @@ rule train_pruner:
     benchmark:
         "benchmarks/training/train_pruner/{run}.tsv"
     conda:
-        "../envs/training.yaml"
+        "../envs/distilldata.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
     params:
         script=script("train_pruner.py"),
-        run_dir="results/provence/models/{run}",
+        code=code_version("train_pruner.py"),
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} {input.recipe} "
-        "--output-dir {params.run_dir} --skip-eval --overwrite > {log} 2>&1"
+        "--final-model {output.config} --skip-eval --auto-resume > {log} 2>&1"
 
 
 rule eval_pruner:
     input:
         unpack(eval_inputs),
+        model=rules.train_pruner.output.weights,
     output:
         markdown=report(
             "results/provence/models/{run}/final_model/eval_datasets/results.md",
@@ -64,16 +70,16 @@ rule eval_pruner:
     benchmark:
         "benchmarks/training/eval_pruner/{run}.tsv"
     conda:
-        "../envs/training.yaml"
+        "../envs/distilldata.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
     params:
         script=script("eval_datasets.py"),
+        code=code_version("eval_datasets.py"),
         options=eval_options,
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --model "
-        "results/provence/models/{wildcards.run}/final_model {params.options} "
-        "--output-file {output.markdown} --output-json {output.json} "
+        "OMP_NUM_THREADS={threads} python {params.script} --model {input.model} "
+        "{params.options} --output-file {output.markdown} --output-json {output.json} "
         "--output-plot {output.plot} > {log} 2>&1"

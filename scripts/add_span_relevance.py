@@ -28,10 +28,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--dataset-name", default=None, help="cache key (default: the dataset folder's name)"
     )
-    p.add_argument("--backend", default="vllm", choices=BACKENDS)
+    p.add_argument("--backend", default="vllm", choices=BACKENDS, help="labeler (default: vllm)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="pruner LLM (Hub id or local folder)")
     p.add_argument("--tokenizer", default=None, help="tokenizer for prompts (default: --model)")
-    p.add_argument("--max-model-len", type=int, default=1280)
+    p.add_argument(
+        "--max-model-len",
+        type=int,
+        default=1280,
+        help="context window; prompts longer than it minus --max-tokens walk the ladder",
+    )
     p.add_argument("--max-tokens", type=int, default=64, help="tokens generated per prompt")
     p.add_argument("--batch-size", type=int, default=200, help="rows per backend call")
     p.add_argument(
@@ -41,19 +46,25 @@ def parse_args() -> argparse.Namespace:
         help="prompts per generate call (transformers) or per HTTP request (openai)",
     )
     p.add_argument("--group-size", type=int, default=1000, help="rows per cache file")
-    p.add_argument("--cache-root", default="cache/context_spans_relevance")
+    p.add_argument(
+        "--cache-root",
+        default="cache/context_spans_relevance",
+        help="folder of the per-group label cache",
+    )
     p.add_argument("--force-reprocess", action="store_true", help="ignore cached groups")
     p.add_argument("--debug", action="store_true", help="only the first --debug-limit rows/split")
-    p.add_argument("--debug-limit", type=int, default=100)
-    p.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    p.add_argument("--debug-limit", type=int, default=100, help="rows per split with --debug")
+    p.add_argument(
+        "--gpu-memory-utilization", type=float, default=0.9, help="vllm: share of GPU memory"
+    )
     p.add_argument("--temperature", type=float, default=0.1, help="0 = greedy")
-    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling")
     p.add_argument(
         "--stop-tokens",
         default="<|endoftext|>",
         help="stop strings separated by spaces ('\\n' for a newline)",
     )
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="sampling seed")
     p.add_argument("--device", default=None, help="transformers: cpu, cuda, ... (default: auto)")
     p.add_argument("--base-url", default=None, help="openai: e.g. http://gpu-node:8000/v1")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env var of the key")
@@ -65,8 +76,8 @@ def parse_args() -> argparse.Namespace:
         "--shard-output", default=None, help="with --shard: the shard's Parquet file to write"
     )
     p.add_argument("--output-path", default=None, help="default: <dataset>_with_relevance")
-    p.add_argument("--verbose", action="store_true")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return p.parse_args()
 
 
@@ -121,8 +132,9 @@ def main() -> None:
         raise InputError("--shard needs --shard-output (the shard's Parquet file)")
     shard, shards = parse_shard(args.shard)
     table, stats = run_shard(args.dataset_path, settings, shard, shards, **options)
-    path = write_shard(table, args.shard_output)
-    write_json(f"{path}.json", {"shard": args.shard, "labeler": settings.fingerprint(), **stats})
+    info = {"shard": args.shard, "labeler": settings.fingerprint(), **stats}
+    path = write_shard(table, args.shard_output, info)  # the labeler travels in the Parquet
+    write_json(f"{path}.json", info)  # and beside it, for people
     logging.getLogger("distilldata").info("wrote %s: %s", path, stats)
 
 

@@ -32,7 +32,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--column-name", default=None, help="column suffix (default: last part of --model)"
     )
-    p.add_argument("--kind", default="cross-encoder", choices=("cross-encoder", "bi-encoder"))
+    p.add_argument(
+        "--kind",
+        default="cross-encoder",
+        choices=("cross-encoder", "bi-encoder"),
+        help="score pairs jointly (cross-encoder) or by embedding cosine (bi-encoder)",
+    )
     p.add_argument("--batch-size", type=int, default=16, help="pairs per forward call")
     p.add_argument(
         "--dtype",
@@ -49,7 +54,7 @@ def parse_args() -> argparse.Namespace:
         "--validate-samples", type=int, default=0, help="log the first N rows' scores and stats"
     )
     p.add_argument("--scores-path", default=None, help="write only the scores to this Parquet")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output/column")
     return p.parse_args()
 
 

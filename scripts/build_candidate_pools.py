@@ -1,7 +1,13 @@
 #!/usr/bin/env python
 """Candidate pools for GPU (Modal) NLL scoring from deduplicated shards + pools_manifest.json.
 
-Example:
+The workflow passes the shards it declared (`--shards`); by hand, `--in_dir` reads every
+`*/part-*.parquet` under a folder (the seed's flag).
+
+Examples:
+  python scripts/build_candidate_pools.py --shards \\
+      results/nemotron/deduped/math_v2/low/part-00000.parquet \\
+      --out_dir results/nemotron/pools/math_v2
   python scripts/build_candidate_pools.py --in_dir results/nemotron/deduped/math_v2 \\
       --out_dir results/nemotron/pools/math_v2
 """
@@ -13,12 +19,29 @@ from distilldata.cli import run_main, script_parser, setup_logging
 
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
-    p.add_argument("--in_dir", required=True, help="folder of */part-*.parquet shards")
-    p.add_argument("--out_dir", required=True)
-    p.add_argument("--high_correctness", type=float, default=0.75)
-    p.add_argument("--low_correctness", type=float, default=0.25)
-    p.add_argument("--long_context_tokens", type=int, default=8192)
-    p.add_argument("--rows_per_file", type=int, default=100_000)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--shards", nargs="+", help="deduplicated Parquet shards (only these)")
+    source.add_argument("--in_dir", help="folder of */part-*.parquet shards (all of them)")
+    p.add_argument("--out_dir", required=True, help="pool folder to write (replaced whole)")
+    p.add_argument(
+        "--high_correctness",
+        type=float,
+        default=0.75,
+        help="meta_correctness at or above this -> high_correctness pool",
+    )
+    p.add_argument(
+        "--low_correctness",
+        type=float,
+        default=0.25,
+        help="meta_correctness below this -> low_correctness pool",
+    )
+    p.add_argument(
+        "--long_context_tokens",
+        type=int,
+        default=8192,
+        help="approximate tokens at or above this -> long_context pool",
+    )
+    p.add_argument("--rows_per_file", type=int, default=100_000, help="rows per pool file")
     return p.parse_args()
 
 
@@ -29,7 +52,7 @@ def main() -> None:
 
     from distilldata.pools import PoolConfig, build_pools
 
-    shards = sorted(Path(args.in_dir).glob("*/part-*.parquet"))
+    shards = args.shards or sorted(Path(args.in_dir).glob("*/part-*.parquet"))
     config = PoolConfig(
         args.high_correctness, args.low_correctness, args.long_context_tokens, args.rows_per_file
     )

@@ -21,7 +21,7 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--json", required=True, help="inventory.json to write")
     p.add_argument("--markdown", required=True, help="metadata_coverage.md to write")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="DuckDB threads")
     return p.parse_args()
 
 

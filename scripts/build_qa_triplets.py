@@ -18,15 +18,17 @@ def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--input", required=True, help="SQuAD-format JSON file")
     p.add_argument("--output", required=True, help="output save_to_disk folder")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--max-negatives", type=int, default=12)
+    p.add_argument("--seed", type=int, default=42, help="seed for the article split and negatives")
+    p.add_argument(
+        "--max-negatives", type=int, default=12, help="negative paragraphs per question (at most)"
+    )
     p.add_argument(
         "--eval-fraction",
         type=float,
         default=0.1,
         help="fraction of articles for validation and for test each",
     )
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return p.parse_args()
 
 

@@ -13,8 +13,8 @@ from distilldata.cli import run_main, script_parser, setup_logging
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--output", required=True, help="folder to write the model and tokenizer to")
-    p.add_argument("--vocab-size", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vocab-size", type=int, default=1000, help="WordPiece vocabulary size")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     return p.parse_args()
 
 

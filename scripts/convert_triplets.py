@@ -8,6 +8,7 @@ Example:
 
 import argparse
 import os
+from pathlib import Path
 
 from distilldata.cli import run_main, script_parser, setup_logging
 
@@ -27,18 +28,29 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="shuffle each split with --seed and keep N rows",
     )
-    p.add_argument("--output-root", default="results/provence/base")
+    p.add_argument(
+        "--output-root",
+        default="results/provence/base",
+        help="the dataset goes to <output-root>/<slug> (seed layout)",
+    )
+    p.add_argument(
+        "--output", default=None, help="the dataset folder itself (instead of --output-root/slug)"
+    )
     p.add_argument(
         "--slug",
         default=None,
-        help="output folder name and id prefix (default: the seed's slug of --dataset)",
+        help="id prefix and output folder name (default: the seed's slug of --dataset); with "
+        "--output it is the folder's name",
     )
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="seed for sampling and carve-outs")
     p.add_argument(
         "--num-proc", type=int, default=os.cpu_count() or 1, help="processes for sentence splitting"
     )
-    p.add_argument("--overwrite", action="store_true")
-    return p.parse_args()
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    args = p.parse_args()
+    if args.output and args.slug and Path(args.output).name != args.slug:
+        p.error(f"--slug {args.slug} differs from the --output folder's name")
+    return args
 
 
 def main() -> None:
@@ -46,12 +58,13 @@ def main() -> None:
     setup_logging(args.log_level)
     from distilldata.convert import convert
 
+    output = Path(args.output) if args.output else None
     convert(
         args.dataset,
-        args.output_root,
+        output.parent if output else args.output_root,
         lang=args.lang,
         subset=args.subset,
-        slug=args.slug,
+        slug=output.name if output else args.slug,
         sample_size=args.sample_size,
         seed=args.seed,
         overwrite=args.overwrite,

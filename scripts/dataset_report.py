@@ -15,8 +15,9 @@ from distilldata.cli import run_main, script_parser, setup_logging
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--dataset", required=True, help="save_to_disk folder")
-    p.add_argument("--markdown", required=True)
-    p.add_argument("--json", required=True)
+    p.add_argument("--markdown", required=True, help="Markdown report to write")
+    p.add_argument("--json", required=True, help="JSON report to write")
+    p.add_argument("--threads", type=int, default=1, help="DuckDB threads (the rule's threads)")
     return p.parse_args()
 
 
@@ -25,7 +26,7 @@ def main() -> None:
     setup_logging(args.log_level)
     from distilldata.dataset_report import write_report
 
-    write_report(args.dataset, args.markdown, args.json)
+    write_report(args.dataset, args.markdown, args.json, args.threads)
 
 
 if __name__ == "__main__":

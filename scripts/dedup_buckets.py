@@ -14,10 +14,10 @@ from distilldata.cli import run_main, script_parser, setup_logging
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("signatures", nargs="+", help="signature Parquet files (stage 1)")
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", required=True, help="edge Parquet file to write")
     p.add_argument("--bucket", type=int, required=True, help="this job's number (0-based)")
     p.add_argument("--buckets", type=int, required=True, help="number of bucket jobs")
-    p.add_argument("--bands", type=int, required=True)
+    p.add_argument("--bands", type=int, required=True, help="LSH bands in the signatures")
     return p.parse_args()
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Dedup stage 3: union-find over all edges; survivor = lowest id; cluster table + stats.
+"""Dedup stage 3: union-find over all edges; survivor = first in (corpus order, quality, id);
+cluster table + stats.
 
 Example:
   python scripts/dedup_clusters.py --output clusters.parquet --stats clusters.json b0.parquet
@@ -13,8 +14,8 @@ from distilldata.cli import run_main, script_parser, setup_logging
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("edges", nargs="+", help="edge Parquet files (stage 2)")
-    p.add_argument("--output", required=True)
-    p.add_argument("--stats", required=True)
+    p.add_argument("--output", required=True, help="cluster table Parquet to write")
+    p.add_argument("--stats", required=True, help="cluster stats JSON to write")
     return p.parse_args()
 
 

@@ -21,7 +21,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--th", action="append", default=[], help="comma-separated thresholds; repeatable"
     )
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="(query, block) pairs per forward")
     p.add_argument("--split", default=None, help="override every dataset's split")
     p.add_argument("--limit", type=int, default=None, help="at most N rows per dataset")
     p.add_argument("--target", default=None, help="only the dataset with this key")

@@ -14,8 +14,8 @@ from distilldata.cli import run_main, script_parser, setup_logging
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--dataset", required=True, help="a dataset with context_spans_relevance")
-    p.add_argument("--markdown", required=True)
-    p.add_argument("--json", required=True)
+    p.add_argument("--markdown", required=True, help="the report as Markdown (written)")
+    p.add_argument("--json", required=True, help="the report as JSON (written)")
     return p.parse_args()
 
 

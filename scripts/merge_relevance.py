@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Merge the shard files of add_span_relevance.py --shard into `<dataset>_with_relevance`.
 
+Every shard must name the same labeler (in its Parquet metadata, or its `.json` sidecar) and
+the shards must cover every row once; both are checked before anything is written.
+
 Example:
   python scripts/merge_relevance.py --dataset-path results/provence/base/squad_en \
       --shards shard0.parquet shard1.parquet \
@@ -16,11 +19,11 @@ def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--dataset-path", required=True, help="the dataset the shards were made from")
     p.add_argument("--shards", nargs="+", required=True, help="shard Parquet files (all of them)")
-    p.add_argument("--output-path", required=True)
+    p.add_argument("--output-path", required=True, help="the merged dataset folder to write")
     p.add_argument(
         "--debug-limit", type=int, default=None, help="the shards were made with --debug"
     )
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return p.parse_args()
 
 

@@ -15,10 +15,10 @@ from distilldata.cli import run_main, script_parser, setup_logging
 
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
-    p.add_argument("--dataset-path", required=True)
+    p.add_argument("--dataset-path", required=True, help="the _with_relevance dataset folder")
     p.add_argument("--scores", nargs="+", required=True, help="per-teacher Parquet files")
-    p.add_argument("--output-path", required=True)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--output-path", required=True, help="the merged dataset folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return p.parse_args()
 
 

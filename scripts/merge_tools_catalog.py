@@ -14,7 +14,7 @@ from distilldata.cli import run_main, script_parser, setup_logging
 def parse_args() -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("parts", nargs="+", help="*.tools.jsonl files written by normalize_dataset.py")
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", required=True, help="tools_catalog.json to write")
     return p.parse_args()
 
 

@@ -3,10 +3,13 @@
 
 Examples:
   python scripts/train_pruner.py config/training/demo-minilm-squad.yaml \
-      --output-dir results/provence/models/demo-minilm-squad
+      --output-dir results/provence/models/demo-minilm-squad --auto-resume
   # resume: the latest checkpoint of a run folder, or one checkpoint
   python scripts/train_pruner.py config/training/demo-minilm-squad.yaml \
       --checkpoint results/provence/models/demo-minilm-squad
+  # what the workflow's train_pruner rule runs: the final model as its declared output
+  python scripts/train_pruner.py config/training/tiny.yaml \
+      --final-model results/provence/models/tiny/final_model/config.json --skip-eval --auto-resume
 """
 
 import argparse
@@ -20,12 +23,20 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--output-dir",
         default=None,
-        help="run folder for checkpoint-* and final_model/ (default output/<config>_<time>)",
+        help="run folder for checkpoint-*, run_fingerprint.json and final_model/ (default: the "
+        "folder above --final-model, else output/<config>_<time>)",
+    )
+    p.add_argument(
+        "--final-model",
+        default=None,
+        help="where to save the final model: a folder, or a file in it such as "
+        "final_model/config.json (how a workflow rule declares it); default "
+        "<output-dir>/final_model",
     )
     p.add_argument(
         "--checkpoint",
         default=None,
-        help="resume: a run folder (latest checkpoint) or checkpoint-N",
+        help="resume: a run folder (latest complete checkpoint) or checkpoint-N",
     )
     p.add_argument(
         "--resume_from_checkpoint",
@@ -33,6 +44,13 @@ def parse_args() -> argparse.Namespace:
         dest="resume_from_checkpoint",
         default=None,
         help="resume from this checkpoint-N folder (Hugging Face style)",
+    )
+    p.add_argument(
+        "--auto-resume",
+        action="store_true",
+        help="resume from the run folder's latest complete checkpoint when run_fingerprint.json "
+        "shows the same recipe, input datasets, backbone and training code; otherwise delete "
+        "its checkpoints and start clean (the log says which, and why)",
     )
     p.add_argument("--max-steps", type=int, default=None, help="override training_args.max_steps")
     p.add_argument(
@@ -44,7 +62,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="when not resuming, delete earlier checkpoint-* and final_model/ in the run folder",
+        help="when not resuming from --checkpoint, delete earlier checkpoint-* and the final "
+        "model and start clean (wins over --auto-resume)",
     )
     return p.parse_args()
 
@@ -62,6 +81,8 @@ def main() -> None:
         run_eval=not args.skip_eval,
         overrides={"max_steps": args.max_steps} if args.max_steps else None,
         overwrite=args.overwrite,
+        auto_resume=args.auto_resume,
+        final_model=args.final_model,
     )
 
 

@@ -86,7 +86,6 @@ def test_sharegpt_function_call_and_observation():
         ({"problem": "x"}, "missing_messages"),
         ({"messages": "nope"}, "missing_messages"),
         ({"messages": [{"role": "wizard", "content": "x"}]}, "bad_role"),
-        ({"messages": [{"role": "user", "content": 5}]}, "non_string_content"),
         (
             {"messages": [{"role": "assistant", "tool_calls": [{"function": {}}]}]},
             "malformed_tool_call",
@@ -98,6 +97,25 @@ def test_unusable_rows_raise_with_a_reason(row, reason):
     with pytest.raises(RowError) as err:
         to_messages(row)
     assert err.value.reason == reason
+
+
+# ---- issue 12 item 19: non-string content is stringified unless strict ------------------------
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"messages": [{"role": "user", "content": 5}]},
+        {"messages": [{"role": "tool", "content": {"b": 1, "a": [2]}}]},
+        {"conversations": [{"from": "observation", "value": {"b": 1, "a": [2]}}]},
+    ],
+)
+def test_non_string_content_stringified_by_default_quarantined_when_strict(row):
+    messages, _, stringified = to_messages(row)
+    assert stringified == 1 and messages[0]["content"] in ("5", '{"a": [2], "b": 1}')
+    with pytest.raises(RowError) as err:
+        to_messages(row, stringify=False)
+    assert err.value.reason == "non_string_content"
 
 
 def test_stringify_is_deterministic():

@@ -41,3 +41,14 @@ def test_hub_id_not_cached_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     with pytest.raises(InputError, match="not in the local Hub cache"):
         resolve_splits(hub_id="nvidia/Nemotron-Math-v2")
+
+
+def test_resolve_dataset_local_file_folder_and_non_shard(tmp_path):
+    from distilldata.dataset_files import resolve_dataset
+
+    (tmp_path / "rows.jsonl").write_text("{}\n")
+    (tmp_path / "notes.txt").write_text("x")
+    assert resolve_dataset(str(tmp_path / "rows.jsonl")) == {"rows": [tmp_path / "rows.jsonl"]}
+    assert resolve_dataset(str(tmp_path)) == {"rows": [tmp_path / "rows.jsonl"]}
+    with pytest.raises(InputError, match="not a shard file"):
+        resolve_dataset(str(tmp_path / "notes.txt"))

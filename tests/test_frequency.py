@@ -12,7 +12,7 @@ from datasets import load_from_disk
 
 from conftest import REPO, offline_env
 from distilldata.errors import InputError
-from distilldata.frequency import frequency_filter
+from distilldata.frequency import frequency_filter, variant_paths
 from distilldata.store import save_splits
 
 # Row texts by id. Cross-row duplicates (A, B, C, D, E) and within-row duplicates (c: E E,
@@ -39,7 +39,7 @@ def handcrafted(tmp_path):
 
 
 def test_kept_rows_and_ratios(tmp_path, handcrafted):
-    stats = frequency_filter(str(handcrafted), tmp_path / "out", thresholds=[3, 0, 2, 1])
+    stats = frequency_filter(str(handcrafted), *variant_paths(tmp_path / "out", [3, 0, 2, 1]))
     assert stats["before"] == {"texts_total": 15, "texts_unique": 7, "dup_ratio": 8 / 15}
     for n, kept in EXPECTED_KEPT.items():
         ds = load_from_disk(str(tmp_path / "out" / f"freq{n}"))
@@ -63,14 +63,14 @@ def test_kept_rows_and_ratios(tmp_path, handcrafted):
 
 
 def test_debug_limit_truncates_train(tmp_path, handcrafted):
-    frequency_filter(str(handcrafted), tmp_path / "out", thresholds=[0], debug_limit=3)
+    frequency_filter(str(handcrafted), *variant_paths(tmp_path / "out", [0]), debug_limit=3)
     assert list(load_from_disk(str(tmp_path / "out" / "freq0"))["train"]["id"]) == ["a", "c"]
 
 
 def test_non_string_ids_are_rejected(tmp_path):
     path = save_splits({"train": pa.table({"id": [1, 2], "texts": [["x"], ["x"]]})}, tmp_path / "d")
     with pytest.raises(InputError, match="must hold strings"):
-        frequency_filter(str(path), tmp_path / "out")
+        frequency_filter(str(path), *variant_paths(tmp_path / "out", [1, 2, 3]))
 
 
 def test_cli_non_string_ids_and_existing_output(tmp_path, handcrafted):
@@ -102,3 +102,18 @@ def test_cli_non_string_ids_and_existing_output(tmp_path, handcrafted):
         timeout=300,
     )
     assert proc.returncode == 2 and "pass --overwrite" in proc.stderr
+
+
+def test_cli_writes_exactly_the_declared_outputs(tmp_path, handcrafted):
+    """The rule names each variant folder and the stats file; nothing else is derived."""
+    script = str(REPO / "scripts" / "frequency_filter.py")
+    a, b, stats = tmp_path / "x" / "a", tmp_path / "y" / "b", tmp_path / "z" / "s.json"
+    cmd = [sys.executable, script, "--dataset", str(handcrafted), "--threshold", "0"]
+    cmd += ["--threshold", "2", "--output", str(a), str(b), "--stats", str(stats)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads(stats.read_text())
+    assert set(written["thresholds"]) == {"freq0", "freq2"}
+    assert load_from_disk(str(a))["train"].num_rows == written["thresholds"]["freq0"]["rows_kept"]
+    assert load_from_disk(str(b))["train"].num_rows == written["thresholds"]["freq2"]["rows_kept"]
+    assert (b / "frequency_filter_ds_summary.md").exists()

@@ -47,3 +47,13 @@ def test_write_inventory_files(tmp_path):
     saved = json.loads((tmp_path / "inv.json").read_text())
     assert saved["d"]["s"]["non_null"] == {"x": 1, "y": 1}
     assert "| s | 2 | 0.0% |" in (tmp_path / "cov.md").read_text()
+
+
+def test_inventory_files_are_written_through_the_store(tmp_path, monkeypatch):
+    from store_spy import all_by_store, spy_renames
+
+    seen = spy_renames(monkeypatch)
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps({"x": 1}) + "\n")
+    write_inventory({"d": {"s": [src]}}, tmp_path / "inv.json", tmp_path / "cov.md")
+    assert all_by_store(seen, tmp_path / "inv.json", tmp_path / "cov.md")

@@ -1,4 +1,4 @@
-"""Label quality against gold answer offsets, and the Hub upload dry run."""
+"""Label quality against gold answer offsets (the Hub upload dry run is in test_hub.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pyarrow as pa
 import pytest
 
 from distilldata.errors import InputError
-from distilldata.hub_upload import upload_to_hub
 from distilldata.label_quality import label_quality, metrics
 from distilldata.store import save_splits
 
@@ -53,14 +52,47 @@ def test_label_quality_counts(tmp_path):
     assert json.loads((tmp_path / "q.json").read_text())["splits"]["train"]["rows"] == 3
 
 
-def test_upload_dry_run_touches_no_network(tmp_path, monkeypatch):
+# ---- issue 12 -------------------------------------------------------------------------------
+
+
+def test_unknown_flags_are_not_scored(tmp_path):
+    # -1 = a chunk the prompt ladder hid from the labeler: neither relevant nor not.
+    rows = [row([[1, -1], [-1]]), row([[0, 1], [0]])]
+    path = save_splits({"train": pa.Table.from_pylist(rows)}, tmp_path / "ds")
+    train = label_quality(path, tmp_path / "q.md", tmp_path / "q.json")["splits"]["train"]
+    assert train["all_texts"]["confusion_matrix"] == {"tp": 1, "fp": 1, "tn": 1, "fn": 1}
+    assert train["positive_text"]["confusion_matrix"] == {"tp": 1, "fp": 1, "tn": 0, "fn": 1}
+    assert train["unknown_spans"] == 2 and train["texts_skipped"] == 0
+
+
+def test_f2_is_the_evaluator_f2_without_rounding():
+    from distilldata.pruner_eval import Confusion, f2, precision, recall
+
+    # nothing relevant found: P = R = 0 -> F2 = 0.0 (label_quality said None)
+    assert metrics(tp=0, fp=2, tn=3, fn=3)["f2"] == 0.0
+    m = metrics(tp=1, fp=2, tn=0, fn=1)
+    c = Confusion(tp=1, fp=2, tn=0, fn=1)
+    assert m["precision"] == precision(c) == 1 / 3  # not 0.3333
+    assert m["recall"] == recall(c) == 1 / 2
+    assert m["f2"] == f2(1 / 3, 1 / 2)
+
+
+def test_mismatched_flags_name_the_row(tmp_path):
+    bad = row([[1, 0]])  # one flag list for two texts
+    path = save_splits({"train": pa.Table.from_pylist([bad])}, tmp_path / "ds")
+    with pytest.raises(InputError, match=r"row 'r1'.* 1 .*2 texts"):
+        label_quality(path, tmp_path / "q.md", tmp_path / "q.json")
+    bad = row([[1, 0, 1], [0]])  # three flags for two spans
+    path = save_splits({"train": pa.Table.from_pylist([bad])}, tmp_path / "ds2")
+    with pytest.raises(InputError, match=r"row 'r2', text 0: 3 flags for 2 spans"):
+        label_quality(path, tmp_path / "q.md", tmp_path / "q.json")
+
+
+def test_reports_are_written_through_the_store(tmp_path, monkeypatch):
+    from store_spy import spy_renames, written_by_store
+
     path = save_splits({"train": pa.Table.from_pylist([row([[1, 0], [0]])])}, tmp_path / "ds")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    summary = upload_to_hub(path, "me/ds", subset="freq2", num_shards=2, dry_run=True)
-    assert summary["dry_run"] and summary["splits"]["train"]["rows"] == 1
-    assert summary["push_to_hub"]["config_name"] == "freq2"
-    assert summary["push_to_hub"]["private"] is True
-    with pytest.raises(InputError, match="owner/name"):
-        upload_to_hub(path, "no-owner")
-    with pytest.raises(InputError, match="no split 'x'"):
-        upload_to_hub(path, "me/ds", split="x")
+    seen = spy_renames(monkeypatch)
+    outputs = (tmp_path / "out" / "q.md", tmp_path / "out" / "q.json")
+    label_quality(path, *outputs)
+    assert written_by_store(seen, *outputs) == {str(p): "distilldata.store" for p in outputs}

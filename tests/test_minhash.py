@@ -88,3 +88,14 @@ def test_batched_shingles_equal_per_document(monkeypatch):
     hasher = MinHasher(MinHashConfig(ngram=3, bands=4, rows=2))
     expected = hasher.signatures([shingle_hashes(t, 3) for t in texts])
     assert (hasher.signatures_for_texts(texts) == expected).all()
+
+
+def test_empty_shingle_sets_never_match():
+    assert jaccard(shingle_hashes("...", 5), shingle_hashes("!!! ???", 5)) == 0.0
+
+
+def test_documents_without_shingles_are_never_candidates():
+    hasher = MinHasher(MinHashConfig(bands=4, rows=2))
+    keys, has_shingles = hasher.band_keys_for_texts(["...", "!!! ???", "some real words here"])
+    assert has_shingles.tolist() == [False, False, True]
+    assert candidate_pairs(keys, has_shingles) == set()

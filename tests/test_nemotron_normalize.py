@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from distilldata.chat_adapters import to_messages
+from distilldata.chat_adapters import RowError, to_messages
 from distilldata.harmony import SystemConfig, loss_spans, parse_harmony
 from distilldata.nemotron_normalize import (
     DatasetSpec,
@@ -303,7 +303,7 @@ def write_bad_shard(path: Path) -> None:
 def test_bad_rows_are_counted_and_quarantined(tmp_path):
     source = tmp_path / "bad.jsonl"
     write_bad_shard(source)
-    spec = DatasetSpec("nvidia/Nemotron-Math-v2", kind="math_v2")
+    spec = DatasetSpec("nvidia/Nemotron-Math-v2", kind="math_v2", stringify_content=False)
     out = tmp_path / "out" / "low" / "part-00000.parquet"
     stats = normalize_shard(source, out, spec, "low")
     assert stats["rows_in"] == 10
@@ -344,7 +344,7 @@ def test_drop_reasons_are_configurable(tmp_path):
     spec = DatasetSpec("m", kind="math_v2", drop=("backspace_corruption",))
     stats = normalize_shard(source, tmp_path / "o" / "part-00000.parquet", spec, "low")
     assert stats["dropped"] == {"backspace_corruption": 1}
-    assert stats["rows_out"] == 5
+    assert stats["rows_out"] == 6  # the non-string row is stringified (the default)
 
 
 def test_max_records_and_empty_shard(tmp_path):
@@ -406,3 +406,183 @@ def test_tools_catalog_per_dataset(tmp_path):
     )
     assert set(catalog) == ids - {None}
     assert json.loads((tmp_path / "tools_catalog.json").read_text()) == catalog
+
+
+# ---- issue 12 item 1: tool results are paired to their calls ----------------------------------
+
+CONSTANT_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_constant",
+        "description": "Look up a named constant.",
+        "parameters": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}},
+            "required": ["name"],
+        },
+    },
+}
+PYTHON_RESULT = "<|start|>python to=assistant<|channel|>analysis<|message|>1024<|end|>"
+FUNCTION_RESULT = (
+    '<|start|>functions.get_constant to=assistant<|channel|>commentary<|message|>{"value": 7}'
+    "<|end|>"
+)
+
+
+def two_call_row(results_order: str, result_fields: str = "named_python") -> dict:
+    """A Math-v2-shaped row whose assistant turn calls the built-in python tool and a function
+    tool at once (ids `call_py`, `call_fn`); the tool results follow in `results_order`."""
+    row = math_row(tools=[math_row()["tools"][0], CONSTANT_TOOL])
+    row["messages"][1]["tool_calls"] = [
+        {
+            "id": "call_py",
+            "type": "function",
+            "function": {
+                "name": "stateful_python_code_exec",
+                "arguments": json.dumps({"code": "print(2**10)"}),
+            },
+        },
+        {
+            "id": "call_fn",
+            "type": "function",
+            "function": {"name": "get_constant", "arguments": json.dumps({"name": "seven"})},
+        },
+    ]
+    python = {"role": "tool", "content": "1024", "tool_call_id": "call_py"}
+    function = {"role": "tool", "content": '{"value": 7}', "tool_call_id": "call_fn"}
+    if result_fields == "named_python":
+        python["name"] = "stateful_python_code_exec"
+    elif result_fields == "names_only":
+        python = {"role": "tool", "content": "1024", "name": "stateful_python_code_exec"}
+        function = {"role": "tool", "content": '{"value": 7}', "name": "get_constant"}
+    results = [python, function] if results_order == "python_first" else [function, python]
+    row["messages"][2:3] = results
+    return row
+
+
+@pytest.mark.parametrize("order", ["python_first", "function_first"])
+@pytest.mark.parametrize("fields", ["named_python", "names_only"])
+def test_tool_results_paired_to_their_calls(order, fields):
+    spec = DatasetSpec("nvidia/Nemotron-Math-v2", kind="math_v2")
+    record = normalize_row(two_call_row(order, fields), spec, "high_part00")[0]
+    text = record["text"]
+    assert text.count(PYTHON_RESULT) == 1 and text.count(FUNCTION_RESULT) == 1
+    first, second = sorted([PYTHON_RESULT, FUNCTION_RESULT], key=text.index)
+    assert first == (PYTHON_RESULT if order == "python_first" else FUNCTION_RESULT)
+    assert record["stats_unmatched_tool_results"] == 0
+    assert not record["quality_unmatched_tool_result"]
+    assert record["quality_valid_harmony"]
+
+
+def test_unmatched_tool_result_is_flagged_not_guessed(tmp_path):
+    row = two_call_row("python_first")
+    stray = {"role": "tool", "content": "stray", "tool_call_id": "call_other"}
+    row["messages"].insert(4, stray)  # after both results: no call left to pair it with
+    spec = DatasetSpec("nvidia/Nemotron-Math-v2", kind="math_v2")
+    record = normalize_row(row, spec, "low")[0]
+    assert record["stats_unmatched_tool_results"] == 1
+    assert record["quality_unmatched_tool_result"]
+    assert (
+        "<|start|>functions.unknown to=assistant<|channel|>commentary<|message|>stray"
+        in (record["text"])
+    )
+    source = tmp_path / "low.jsonl"
+    source.write_text(json.dumps(row) + "\n")
+    stats = normalize_shard(source, tmp_path / "o" / "part-00000.parquet", spec, "low")
+    assert stats["tags"]["unmatched_tool_result"] == 1 and stats["rows_out"] == 1
+
+
+def test_unnamed_results_without_ids_pair_by_order():
+    row = two_call_row("python_first")
+    for m in row["messages"][2:4]:
+        m.pop("name", None), m.pop("tool_call_id")
+    record = normalize_row(row, DatasetSpec("m", kind="math_v2"), "low")[0]
+    assert record["text"].index(PYTHON_RESULT) < record["text"].index(FUNCTION_RESULT)
+    assert record["stats_unmatched_tool_results"] == 0
+
+
+def test_real_tool_rows_have_no_unmatched_results(tmp_path):
+    for name in ("typed", "sharegpt", "agentic"):
+        path, _ = REAL[name]
+        out = tmp_path / name / "part-00000.parquet"
+        normalize_shard(path, out, DatasetSpec(name), "train")
+        assert sum(pq.read_table(out).column("stats_unmatched_tool_results").to_pylist()) == 0
+
+
+# ---- issue 12 item 9: the shard and its sidecars are written through the store -----------------
+
+
+def test_normalized_shard_and_sidecars_written_through_the_store(tmp_path, monkeypatch):
+    from store_spy import all_by_store, spy_renames
+
+    seen = spy_renames(monkeypatch)
+    out = tmp_path / "o" / "part-00000.parquet"
+    normalize_shard(REAL["typed"][0], out, DatasetSpec("t"), "train")
+    sidecars = [out.with_suffix(s) for s in (".stats.json", ".quarantine.jsonl", ".tools.jsonl")]
+    assert all_by_store(seen, out, *sidecars)
+
+
+def test_failed_shard_leaves_no_output_and_no_temp(tmp_path, monkeypatch):
+    import distilldata.nemotron_normalize as nn
+
+    real = nn.normalize_row
+    calls = []
+
+    def failing(row, spec, split):
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("killed")
+        return real(row, spec, split)
+
+    monkeypatch.setattr(nn, "normalize_row", failing)
+    with pytest.raises(RuntimeError):
+        normalize_shard(
+            REAL["typed"][0], tmp_path / "o" / "part-00000.parquet", DatasetSpec("t"), "x"
+        )
+    assert list((tmp_path / "o").iterdir()) == []
+
+
+def test_readme_written_through_the_store(tmp_path, monkeypatch):
+    from store_spy import all_by_store, spy_renames
+
+    from distilldata.nemotron_normalize import write_readme
+
+    seen = spy_renames(monkeypatch)
+    path = write_readme(tmp_path, DatasetSpec("d"), ["train"], False)
+    assert all_by_store(seen, path)
+
+
+# ---- issue 12 item 10: broken row accounting is an error even under `python -O` --------------
+
+
+def test_row_accounting_mismatch_is_a_runtime_error_naming_the_file(tmp_path, monkeypatch):
+    from collections import Counter
+
+    import distilldata.nemotron_normalize as nn
+
+    class Forgetful(Counter):  # an injected bug: drops and quarantines are not summed
+        def values(self):
+            return []
+
+    monkeypatch.setattr(nn, "Counter", Forgetful)
+    source = tmp_path / "bad.jsonl"
+    write_bad_shard(source)
+    with pytest.raises(RuntimeError, match="bad.jsonl"):
+        normalize_shard(source, tmp_path / "o" / "part-00000.parquet", DatasetSpec("m"), "low")
+
+
+# ---- issue 12 item 19: non-string content is stringified by default, for every kind -----------
+
+
+@pytest.mark.parametrize("kind", ["math_v2", "science", "agentic", "if_chat", "chat"])
+def test_non_string_content_is_stringified_by_default(kind):
+    row = two_call_row("python_first")
+    row["messages"][0]["content"] = {"b": 1, "a": [1, 2]}  # agentic-style dict content
+    row["messages"][3]["content"] = [{"value": 7}]  # a tool result that is a list
+    record, _, notes = normalize_row(row, DatasetSpec("d", kind=kind), "s")
+    assert '<|start|>user<|message|>{"a": [1, 2], "b": 1}<|end|>' in record["text"]
+    assert '<|message|>[{"value": 7}]<|end|>' in record["text"]
+    assert notes["stringified_content"]
+    with pytest.raises(RowError) as err:
+        normalize_row(row, DatasetSpec("d", kind=kind, stringify_content=False), "s")
+    assert err.value.reason == "non_string_content"

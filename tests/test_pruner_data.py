@@ -130,16 +130,95 @@ def test_unlabelled_text_is_ignored_and_collator_shapes(minilm_tokenizer):
 
 def test_text_relevance_sources():
     row = {
-        "context_spans": [[[0, 5], [6, 10]], [[0, 4]], [[0, 3], [4, 8]]],
-        "context_spans_relevance": [[0, 1], [], [1]],
+        "context_spans": [[[0, 5], [6, 10]], [[0, 4]], [[0, 3], [4, 8], [9, 12]]],
+        "context_spans_relevance": [[0, 1], [], [2]],
         "answer_spans": [[0, 2]],
     }
-    # mask wins; [] falls back to gold (text 1 is a negative: 0); a short list is indices.
-    assert text_relevance(row) == [[0, 1], [0], [0, 1]]
+    # mask wins; [] falls back to gold (text 1 is a negative: 0); [2] can only be indices.
+    assert text_relevance(row) == [[0, 1], [0], [0, 0, 1]]
     row.pop("context_spans_relevance")
-    assert text_relevance(row) == [[1, 0], [0], [0, 0]]
+    assert text_relevance(row) == [[1, 0], [0], [0, 0, 0]]
     row.pop("answer_spans")
     assert text_relevance(row) == [None, None, None]
+
+
+# ---- issue 12: span-label shapes (item 3) and unknown sentences (item 4) ----------------------
+
+
+def _labelled(flags, n_spans: int = 3, row_id: str = "ds:train:7") -> dict:
+    spans = [[i * 4, i * 4 + 3] for i in range(n_spans)]
+    return {
+        "id": row_id,
+        "context_spans": [[[0, 3]], spans],
+        "context_spans_relevance": [[1], flags],
+    }
+
+
+@pytest.mark.parametrize("flags", [[0, 1], [1, 0, 1, 0], [1], [0, 1, 1, 0, 1]])
+def test_mask_of_the_wrong_length_is_an_error_not_an_index_list(flags):
+    # The old reader took [0, 1] on 3 spans as "spans 0 and 1 are relevant".
+    with pytest.raises(
+        InputError, match=rf"row 'ds:train:7', text 1: {len(flags)} flags? .*3 spans"
+    ):
+        text_relevance(_labelled(flags))
+
+
+@pytest.mark.parametrize("flags", [[0, 5], [3], [7, 9], [2, 2], [-1, 2]])
+def test_index_list_out_of_range_or_malformed_is_an_error(flags):
+    # The old reader dropped out-of-range indices silently.
+    with pytest.raises(InputError, match=r"row 'ds:train:7', text 1: .*3 spans"):
+        text_relevance(_labelled(flags))
+
+
+def test_mask_values_are_0_1_or_unknown():
+    with pytest.raises(InputError, match=r"row 'ds:train:7', text 1: .*\[0, 2, 1\]"):
+        text_relevance(_labelled([0, 2, 1]))
+
+
+def test_unambiguous_index_lists_are_still_read():
+    assert text_relevance(_labelled([2]))[1] == [0, 0, 1]
+    assert text_relevance(_labelled([0, 2]))[1] == [1, 0, 1]
+    assert text_relevance(_labelled([0, 1, 0]))[1] == [0, 1, 0]  # same length: a mask
+
+
+def test_relevance_lists_must_align_with_the_texts():
+    row = {"id": "x:1", "context_spans": [[[0, 3]], [[0, 3]]], "context_spans_relevance": [[1]]}
+    with pytest.raises(InputError, match=r"row 'x:1': 1 context_spans_relevance list.* 2 texts"):
+        text_relevance(row)
+
+
+def test_text_relevance_keeps_unknown_sentences():
+    assert text_relevance(_labelled([1, -1, -1]))[1] == [1, -1, -1]
+    assert text_relevance(_labelled([-1, -1, -1]))[1] == [-1, -1, -1]
+
+
+def test_unknown_sentences_are_masked_out_of_the_loss(minilm_tokenizer):
+    text = "Alpha beta gamma. Delta epsilon zeta. Eta theta iota."
+    spans = [[0, 17], [18, 37], [38, 53]]
+    enc, labels = _labels_by_char(minilm_tokenizer, "q", text, spans, [1, -1, 0])
+    seq = enc.sequence_ids()
+    want = {0: 1, 1: IGNORE, 2: 0}
+    seen = set()
+    for i, (start, _end) in enumerate(enc["offset_mapping"]):
+        if seq[i] == 1:
+            j = _sentence_at(spans, start)
+            seen.add(j)
+            assert labels[i] == want[j], (i, j)
+    assert seen == {0, 1, 2}
+    assert -1 not in labels
+    # A token straddling an unknown and a 0 sentence is unknown; with a 1 sentence it is 1.
+    assert token_labels([(0, 6)], [1], [[0, 3], [3, 6]], [0, -1]) == [IGNORE]
+    assert token_labels([(0, 6)], [1], [[0, 3], [3, 6]], [1, -1]) == [1]
+    # The collator carries per-sentence unknowns through.
+    row = {
+        "query": "q",
+        "texts": [text],
+        "context_spans": [spans],
+        "relevance": [[1, -1, 0]],
+        "ranking": [1.0],
+    }
+    batch = PrunerCollator(minilm_tokenizer, max_length=64)([row])
+    assert set(batch["token_labels"][0].tolist()) == {IGNORE, 0, 1}
 
 
 def test_select_items_keeps_positives_first():

@@ -115,3 +115,80 @@ def test_max_texts_scores_only_the_first_texts(tmp_path):
     assert first["span_total"] == 12
     assert first["confusion_matrix"]["tp"] + first["confusion_matrix"]["fn"] == 4
     assert every["confusion_matrix"]["tp"] + every["confusion_matrix"]["fn"] == 4
+
+
+# ---- issue 12: unlabelled texts and unknown sentences are skipped and counted ------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_pruner(tmp_path_factory):
+    from distilldata.pruner_model import ProvencePruner
+    from distilldata.tiny_encoder import build_tiny_encoder
+
+    enc = build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "enc")
+    return ProvencePruner.from_backbone(str(enc)).eval()
+
+
+def _relevance_dataset(path, relevance, rows=4, gold=False):
+    """Toy rows (3 texts: 3, 2, 2 spans) labelled only by `relevance` (None: no column)."""
+    import pyarrow as pa
+    from pruner_fixtures import provence_row
+
+    from distilldata.store import save_splits
+
+    out = []
+    for i in range(rows):
+        row = provence_row(i, "test")
+        if not gold:
+            row.pop("answer_spans")
+        if relevance is not None:
+            row["context_spans_relevance"] = relevance
+        out.append(row)
+    table = pa.Table.from_pylist(out)
+    return save_splits({"train": table, "test": table}, path)
+
+
+def test_unlabelled_texts_are_skipped_and_counted(tmp_path, tiny_pruner):
+    # texts[1] has no label ([]): the seed scores it as all-negative, training ignores it.
+    data = _relevance_dataset(tmp_path / "d", [[0, 1, 0], [], [0, 0]])
+    m = evaluate_dataset(tiny_pruner, EvalDataset(str(data), None, "test", None), [0.5], 8)["0.5"]
+    assert m["span_skipped"] == 4 * 2 and m["contexts_skipped"] == 4
+    assert m["contexts"] == 4 * 2 and m["span_total"] == 4 * (3 + 2)
+    assert m["confusion_matrix"]["tp"] + m["confusion_matrix"]["fn"] == 4
+    assert len(m["roc_data"]["labels"]) == m["span_total"]
+
+
+def test_unknown_sentences_are_skipped_and_counted(tmp_path, tiny_pruner):
+    # -1: a chunk the labeler never saw (cut by the prompt ladder); texts[2] is all unknown.
+    data = _relevance_dataset(tmp_path / "d", [[0, 1, -1], [0, 0], [-1, -1]])
+    m = evaluate_dataset(tiny_pruner, EvalDataset(str(data), None, "test", None), [0.5], 8)["0.5"]
+    assert m["span_skipped"] == 4 * (1 + 2) and m["contexts_skipped"] == 4
+    assert m["span_total"] == 4 * (2 + 2) and m["contexts"] == 4 * 2
+    assert set(m["roc_data"]["labels"]) <= {0, 1}
+
+
+def test_eval_set_without_any_label_is_an_input_error(tmp_path, tiny_pruner):
+    data = _relevance_dataset(tmp_path / "d", None)
+    with pytest.raises(InputError, match=r"no labelled sentence"):
+        evaluate_dataset(tiny_pruner, EvalDataset(str(data), None, "test", None), [0.5], 8)
+    data = _relevance_dataset(tmp_path / "e", [[], [], []])
+    with pytest.raises(InputError, match=r"no labelled sentence"):
+        evaluate_dataset(tiny_pruner, EvalDataset(str(data), None, "test", None), [0.5], 8)
+
+
+def test_eval_outputs_are_written_through_the_store(tmp_path, tiny_pruner, monkeypatch):
+    from store_spy import spy_renames, written_by_store
+
+    from distilldata.pruner_eval import evaluate_to_files
+
+    model_dir = tmp_path / "final_model"
+    tiny_pruner.save_pretrained(model_dir)
+    tiny_pruner.tokenizer.save_pretrained(model_dir)
+    data = _relevance_dataset(tmp_path / "d", None, gold=True)
+    config = tmp_path / "eval.yaml"
+    config.write_text(f"split: test\ndatasets:\n  - dataset_name: {data}\n")
+    seen = spy_renames(monkeypatch)
+    outputs = [tmp_path / "out" / f"results.{ext}" for ext in ("md", "json", "png")]
+    evaluate_to_files(model_dir, config, [0.1, 0.5], 8, *outputs, device="cpu")
+    assert written_by_store(seen, *outputs) == {str(p): "distilldata.store" for p in outputs}
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]

@@ -71,3 +71,51 @@ def test_process_shapes(model):
     assert aligned_presplit["kept_sentences"] == [["a b.", "c d."], ["e."]]
     with pytest.raises(ValueError):
         model.process(["q1", "q2"], [DOC])
+
+
+# ---- issue 12, item 16: one sentence splitter ---------------------------------------------------
+
+TRICKY = (
+    "Dr. Smith went to Washington. He arrived at 3 p.m. on Monday!  Then what?\n"
+    "A line without a full stop\nAnd the U.S. team won 3.5 points. Done"
+)
+
+
+def _fresh_splitters() -> None:
+    """Forget the splitters cached per language (the tests change what NLTK can find)."""
+    from distilldata import pruner_inference
+
+    cached = getattr(pruner_inference, "_splitter", None)
+    if cached is not None:
+        cached.cache_clear()
+
+
+def test_inference_splits_as_sentences_py_with_punkt(nltk_data):
+    from distilldata import pruner_inference
+    from distilldata.sentences import span_splitter
+
+    _fresh_splitters()
+    assert pruner_inference._split(TRICKY, "en") == span_splitter("en")(TRICKY)
+    assert pruner_inference._split(TRICKY, None) == span_splitter("en")(TRICKY)  # auto: en
+    ja = "東京は日本の首都です。富士山は高い。"
+    assert pruner_inference._split(ja, None) == span_splitter("ja")(ja)
+
+
+def test_inference_without_nltk_data_still_splits_with_punkt(tmp_path, monkeypatch, nltk_data):
+    """No NLTK data: the package's Punkt tables, so the same sentences as training (the old
+    private regex dropped "A line without a full stop" and split "Dr." off)."""
+    import nltk
+
+    from distilldata import pruner_inference
+    from distilldata.sentences import span_splitter
+
+    expected = span_splitter("en")(TRICKY)
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    _fresh_splitters()
+    try:
+        spans = pruner_inference._split(TRICKY, "en")
+    finally:
+        _fresh_splitters()
+    assert spans == expected
+    assert "Dr. Smith went to Washington." in [TRICKY[s:e] for s, e in spans]

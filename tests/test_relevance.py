@@ -446,3 +446,171 @@ def test_vllm_backend_uses_the_documented_offline_api(syn, tiny_lm, tmp_path, mo
     assert calls["generate"] == [(4, False)] * 3  # one call per split group, no progress bars
     assert table.column(COLUMN).to_pylist()[0] == [[0, 1, 0], [0, 1], []]
     assert stats["prompts"] == 12
+
+
+# ---- issue 12, item 4: chunks the prompt ladder hides are unknown (-1) --------------------------
+
+from distilldata.relevance_backends import PromptBackend, TextItem  # noqa: E402
+from distilldata.relevance_prompt import PromptBuilder, ladder_rung  # noqa: E402
+
+SENTENCES = [f"Sentence {i} is about topic {i}." for i in range(12)]
+LONG_TEXT = " ".join(SENTENCES)
+LONG_SPANS = [[LONG_TEXT.index(s), LONG_TEXT.index(s) + len(s)] for s in SENTENCES]
+QUERY = "Which sentence names the topic?"
+
+
+class ScriptedBackend(PromptBackend):
+    """The real prompt path (tiny LM tokenizer, chat template, ladder); the answer is scripted."""
+
+    name = "scripted"
+
+    def __init__(self, settings: LabelSettings, answer: str):
+        super().__init__(settings)
+        self.answer = answer
+
+    def _load(self) -> None:
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.settings.model)
+
+    def complete(self, prompts):
+        return [self.answer] * len(prompts)
+
+
+def window_for_rung(tiny_lm, rung: int, max_tokens: int = 8) -> LabelSettings:
+    """Settings whose context window fits rung `rung` of the long text and no earlier rung."""
+    from transformers import AutoTokenizer
+
+    probe = PromptBuilder(AutoTokenizer.from_pretrained(tiny_lm), 100_000, max_tokens)
+    chunks = TextItem(QUERY, LONG_TEXT, LONG_SPANS).chunks
+    needed = probe.count(probe.render(*ladder_rung(QUERY, chunks, rung)))
+    return LabelSettings(
+        backend="transformers", model=str(tiny_lm), max_tokens=max_tokens,
+        max_model_len=needed + max_tokens + 10,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("rung", "shown"), [(0, 12), (1, 10), (3, 5), (4, 0)])
+def test_chunks_the_ladder_cut_are_unknown_not_irrelevant(tiny_lm, rung, shown):
+    backend = ScriptedBackend(window_for_rung(tiny_lm, rung), "1, 3, 7, 12")
+    (flags,) = backend.label([TextItem(QUERY, LONG_TEXT, LONG_SPANS)])
+    assert backend.stats()["ladder_rungs"] == {rung: 1}
+    named = [int(i in (0, 2, 6, 11)) for i in range(12)]
+    assert flags == [f if i < shown else -1 for i, f in enumerate(named)]
+
+
+def test_unknown_spans_are_counted_per_split_and_per_shard(tiny_lm, tmp_path):
+    short = "Paris is in France. Nothing else."
+    rows = [
+        {
+            "id": f"u:{i}",
+            "query": QUERY,
+            "texts": [LONG_TEXT, short, ""],
+            "context_spans": [LONG_SPANS, [[0, 19], [20, 33]], [[0, 0]]],
+        }
+        for i in range(3)
+    ]
+    path = make_dataset(tmp_path / "u", {"train": rows, "test": rows[:1]})
+    settings = window_for_rung(tiny_lm, 1)  # the long text shows 10 of 12 chunks
+    out = tmp_path / "u_with_relevance"
+    summary = add_span_relevance(
+        path, settings, output_path=out, cache_root=tmp_path / "c",
+        backend=ScriptedBackend(settings, "2"),
+    )  # fmt: skip
+    flags = rows_of(out)["train"][0][COLUMN]
+    assert flags == [[0, 1] + [0] * 8 + [-1, -1], [0, 1], []]
+    train = summary["splits"]["train"]
+    assert train["unknown_spans"] == 3 * 2 and summary["splits"]["test"]["unknown_spans"] == 2
+    assert train["spans_relevant"] == 3 * 2  # -1 is not subtracted from the relevant count
+    assert train["spans"] == 3 * (12 + 2)
+    assert train["relevant_ratio"] == pytest.approx(6 / (3 * 12), abs=1e-4)  # known spans only
+    assert summary["run"]["unknown_spans"] == 6 + 2
+    saved = json.loads((out / "relevance.json").read_text())
+    assert saved["splits"]["train"]["unknown_spans"] == 6
+    # shard stats count unknowns too, cached groups included
+    _, stats = run_shard(
+        path, settings, 0, 1, cache_root=tmp_path / "c", backend=ScriptedBackend(settings, "2")
+    )
+    assert stats["groups_cached"] == 2 and stats["unknown_spans"] == 6 + 2
+
+
+# ---- issue 12, item 10: check every shard's labeler before anything is saved --------------------
+
+
+def _shard(syn, tmp_path, k, n, settings, backend=None, sidecar=True) -> Path:
+    """A shard file as scripts/add_span_relevance.py --shard writes it (Parquet + .json)."""
+    table, stats = run_shard(
+        syn, settings, k, n, cache_root=tmp_path / "c" / str(k), group_size=4,
+        backend=backend or GoldBackend(),
+    )  # fmt: skip
+    path = write_shard(table, tmp_path / f"shard{k}.parquet")
+    if sidecar:
+        from distilldata.store import write_json
+
+        write_json(f"{path}.json", {"shard": f"{k}/{n}", "labeler": settings.fingerprint()})
+    return path
+
+
+def test_merge_refuses_mixed_labelers_before_saving(syn, tmp_path):
+    other = LabelSettings(backend="transformers", model="someone/other-pruner")
+    paths = [_shard(syn, tmp_path, 0, 2, GOLD), _shard(syn, tmp_path, 1, 2, other)]
+    out = tmp_path / "merged"
+    with pytest.raises(InputError) as err:
+        merge_relevance(syn, paths, out)
+    message = str(err.value)
+    for needle in ("shard0.parquet", "shard1.parquet", "gold", other.fingerprint()):
+        assert needle in message
+    assert not out.exists() and not list(tmp_path.glob(".merged*"))
+
+
+def test_merge_refuses_a_shard_of_unknown_labeler(syn, tmp_path):
+    table, _ = run_shard(syn, GOLD, 0, 1, cache_root=tmp_path / "c", group_size=4)
+    bare = tmp_path / "bare.parquet"
+    pq.write_table(table.replace_schema_metadata(None), bare)  # no labeler anywhere
+    with pytest.raises(InputError, match=r"bare\.parquet.*labeler"):
+        merge_relevance(syn, [bare], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_summary_failure_leaves_no_dataset(syn, tmp_path, monkeypatch):
+    import distilldata.relevance as relevance
+
+    def broken(tables):
+        raise RuntimeError("summary failed")
+
+    monkeypatch.setattr(relevance, "relevance_summary", broken)
+    paths = [_shard(syn, tmp_path, 0, 1, GOLD)]
+    for run in (
+        lambda out: merge_relevance(syn, paths, out),
+        lambda out: add_span_relevance(syn, GOLD, output_path=out, cache_root=tmp_path / "c1"),
+    ):
+        out = tmp_path / "never"
+        with pytest.raises(RuntimeError, match="summary failed"):
+            run(out)
+        assert not out.exists()
+
+
+def test_relevance_json_is_inside_the_saved_dataset(syn, tmp_path, monkeypatch):
+    from store_spy import spy_renames
+
+    seen = spy_renames(monkeypatch)
+    out = tmp_path / "out"
+    add_span_relevance(syn, GOLD, output_path=out, cache_root=tmp_path / "c", group_size=8)
+    assert (out / "relevance.json").exists()
+    assert (out / "relevance.json").resolve() not in seen  # not renamed in after the dataset
+    caches = sorted((tmp_path / "c").rglob("*.json"))
+    assert caches and all(seen[p.resolve()] == "distilldata.store" for p in caches)
+    shard = write_shard(run_shard(syn, GOLD, cache_root=tmp_path / "c")[0], tmp_path / "s.parquet")
+    assert seen[shard.resolve()] == "distilldata.store"
+
+
+def test_wrong_number_of_flags_from_a_backend_names_the_row(syn):
+    from distilldata.relevance import label_rows
+
+    class Short(GoldBackend):
+        def label(self, items):
+            return [flags[:-1] for flags in super().label(items)]
+
+    rows = load_tables(str(syn))["train"].slice(0, 2).to_pylist()
+    with pytest.raises(ValueError, match=r"row 'syn:train:0', text 0: .*2 flags for 3 chunks"):
+        label_rows(Short(), rows, 2)

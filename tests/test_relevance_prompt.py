@@ -126,3 +126,25 @@ def test_cut_at_stop():
     assert cut_at_stop("1, 2<|endoftext|>3", ["<|endoftext|>"]) == "1, 2"
     assert cut_at_stop("1\n2", ["\n", "x"]) == "1"
     assert cut_at_stop("1, 2", []) == "1, 2"
+
+
+# ---- issue 12, item 4: what each rung shows, and -1 for what it hides ---------------------------
+
+
+@pytest.mark.parametrize(("rung", "shown"), [(0, 12), (1, 10), (2, 10), (3, 5), (4, 0)])
+def test_prompt_records_how_many_chunks_it_shows(rung, shown):
+    query, chunks = "q" * 300, [f"{i % 10}" * 250 for i in range(12)]
+    needed = rendered_len(*ladder_rung(query, chunks, rung))
+    prompt = PromptBuilder(CharTokenizer(), max_model_len=needed + 74, max_tokens=64).build(
+        query, chunks
+    )
+    assert (prompt.rung, prompt.shown) == (rung, shown)
+    assert PromptBuilder(CharTokenizer(), 100_000).build("q", ["a", "b"]).shown == 2
+
+
+def test_flags_of_hidden_chunks_are_unknown():
+    assert chunk_flags("[2], 3 and 12", 12, shown=10) == [0, 1, 1] + [0] * 7 + [-1, -1]
+    assert chunk_flags("1", 3, shown=0) == [-1, -1, -1]  # rung 4: the model saw "none"
+    assert chunk_flags("[2]", 3) == [0, 1, 0]  # everything shown
+    spans = [[0, 5], [5, 5], [6, 9]]
+    assert span_flags([1, -1], spans) == [1, 0, -1]  # an empty span is never unknown

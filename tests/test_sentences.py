@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from conftest import DATA
-from distilldata.errors import InputError
 from distilldata.sentences import clean_spans, export_punkt_tables, span_splitter
 
 
@@ -72,12 +69,32 @@ def test_unknown_language_falls_back_to_regex(caplog):
     assert "regex" in caplog.text
 
 
-def test_missing_punkt_tables_fail_fast_with_the_fix(tmp_path, monkeypatch):
+def test_without_nltk_data_the_package_tables_split_the_same(tmp_path, monkeypatch, nltk_data):
+    """The seed's `--lang en` works with no NLTK_DATA: the installed package's tables are used,
+    and they split exactly as the exported `punkt_tab` folder does."""
     import nltk
 
+    texts = paragraphs(DATA / "squad" / "dev-v2.0.json", 30)
+    exported = span_splitter("english")
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
-    with pytest.raises(InputError, match="export_punkt.py"):
-        span_splitter("german")
+    package = span_splitter("english")
+    assert [package(t) for t in texts] == [exported(t) for t in texts]
+
+
+def test_convert_triplets_lang_en_runs_without_nltk_data(tmp_path):
+    """The seed's command, as a user types it after `make run`: no NLTK_DATA set."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, offline_env
+
+    env = offline_env(HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "none"))
+    cmd = [sys.executable, str(REPO / "scripts" / "convert_triplets.py"), "--lang", "en"]
+    cmd += ["--dataset", str(DATA / "msmarco" / "flagembedding" / "msmarco.jsonl")]
+    cmd += ["--sample-size", "5", "--output-root", str(tmp_path / "base"), "--num-proc", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "base").is_dir()
 
 
 def test_export_writes_nltk_layout(tmp_path):

@@ -166,6 +166,15 @@ def test_profile_gpu_rules_resolve(tmp_path, monkeypatch):
         assert int(resources["cpus_per_gpu"]) >= 1 and int(resources["mem_mb"]) >= 1000
 
 
+def test_profile_gpu_jobs_threads_match_their_cpus(monkeypatch, tmp_path):
+    """A GPU job's threads (OMP, torch, DuckDB) are the CPUs SLURM gives it with its one GPU."""
+    profile = render_profile(monkeypatch, site_env(tmp_path))
+    gpu_rules = profile["set-resources"]
+    assert set(profile["set-threads"]) == set(gpu_rules)
+    for rule, resources in gpu_rules.items():
+        assert profile["set-threads"][rule] == resources["cpus_per_gpu"]
+
+
 @needs_slurm_plugin
 def test_profile_defaults_without_site_facts(tmp_path, monkeypatch):
     """No site facts: no account (the plugin guesses), the site's default CPU partition, `gpu`."""

