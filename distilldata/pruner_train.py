@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import re
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ import yaml
 
 from distilldata.errors import InputError
 from distilldata.models import model_folder, resolve_model
-from distilldata.store import atomic_path, write_json
+from distilldata.store import atomic_path, remove, write_json
 
 log = logging.getLogger(__name__)
 
@@ -303,13 +302,6 @@ def _read_fingerprint(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
 def start_run(
     run_dir: Path,
     final: Path,
@@ -343,7 +335,7 @@ def start_run(
             for stale in checkpoints:
                 if not checkpoint_is_complete(stale):
                     print(f"removing incomplete {stale}", flush=True)
-                    _remove(stale)
+                    remove(stale)
             print(f"resuming from {latest} (step {saved_step(latest)})", flush=True)
             return latest
     elif checkpoints:
@@ -354,7 +346,7 @@ def start_run(
     else:
         reason = f"new run in {run_dir}"
     for old in [*checkpoints, final, run_dir / FINGERPRINT_FILE]:
-        _remove(old)
+        remove(old)
     print(f"starting clean: {reason}", flush=True)
     return None
 

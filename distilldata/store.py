@@ -23,7 +23,8 @@ def check_output(path: str | Path, overwrite: bool) -> Path:
     return path
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Delete a file, link or folder if it exists."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
@@ -39,14 +40,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    _remove(tmp)
+    remove(tmp)
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        remove(tmp)
         raise
     if tmp.is_dir() and path.exists():
-        _remove(path)  # os.replace cannot replace a non-empty folder
+        remove(path)  # os.replace cannot replace a non-empty folder
     os.replace(tmp, path)
 
 

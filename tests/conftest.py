@@ -51,6 +51,18 @@ def snakemake_command(
     ]
 
 
+def start_snakemake(workdir: Path, *args: str, cores: int = 2) -> subprocess.Popen:
+    """The real snakemake CLI in the background, in its own process group (so a test can
+    interrupt the whole run with os.killpg, as Ctrl-C or a scheduler would)."""
+    return subprocess.Popen(
+        snakemake_command(workdir, *args, cores=cores),
+        env=offline_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def run_snakemake(
     workdir: Path, *args: str, configfile: Path = TINY, check: bool = True, timeout: int = 900
 ) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from datasets import load_from_disk
 
-from conftest import TINY, run_snakemake
+from conftest import TINY, run_snakemake, start_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -91,19 +91,9 @@ def test_bad_config_key_names_itself(tmp_path):
 def test_interrupt_then_resume_keeps_finished_jobs(tmp_path):
     """Ctrl-C mid-run, then the same command: finished artifacts are not rebuilt."""
     import signal
-    import subprocess
     import time
 
-    from conftest import offline_env, snakemake_command
-
-    cmd = snakemake_command(tmp_path, "provence", cores=1)
-    proc = subprocess.Popen(
-        cmd,
-        env=offline_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_snakemake(tmp_path, "provence", cores=1)
     first = tmp_path / "results/provence/base/msmarco_en/dataset_dict.json"
     # Snakemake touches this marker when it records the job as finished.
     done = first.parent / ".snakemake_timestamp"

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from conftest import offline_env, run_snakemake, snakemake_command
+from conftest import run_snakemake, start_snakemake
 
 
 @pytest.mark.workflow
@@ -53,14 +52,7 @@ def test_preempted_training_resumes_from_last_checkpoint(tmp_path):
     """Kill the tiny run after checkpoint-2 is complete, rerun the same command: it resumes from
     checkpoint-2 (issue 12.8) instead of deleting the run folder and starting at step 0."""
     run = tmp_path / "results/provence/models/tiny"
-    cmd = snakemake_command(tmp_path, TRAIN_TARGET, cores=1)
-    proc = subprocess.Popen(
-        cmd,
-        env=offline_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_snakemake(tmp_path, TRAIN_TARGET, cores=1)
     try:
         # A clean start writes the fingerprint after clearing the folder. Then a named pipe as
         # checkpoint-4/trainer_state.json (the Trainer writes that file last) holds the job
