@@ -34,7 +34,7 @@ SOURCES = [
 
 
 def real_rows() -> list[dict]:
-    from distilldata.nemotron_normalize import iter_source_rows
+    from distilldata.sft.normalize import iter_source_rows
 
     return [row for path in SOURCES for _, row, _, _ in iter_source_rows(path) if row]
 
@@ -49,8 +49,8 @@ def replicate(rows: list[dict], n: int, path: Path) -> int:
 
 
 def bench_normalize(work: Path, rows: list[dict], n: int) -> dict:
-    from distilldata.harmony import SystemConfig
-    from distilldata.nemotron_normalize import DatasetSpec, normalize_shard
+    from distilldata.sft.normalize import DatasetSpec, normalize_shard
+    from distilldata.text.harmony import SystemConfig
 
     source = work / "replicated.jsonl"
     size = replicate(rows, n, source)
@@ -72,7 +72,7 @@ def bench_normalize(work: Path, rows: list[dict], n: int) -> dict:
 
 def make_docs(rows: list[dict], n_docs: int, edit_rate: float, dup_fraction: float, seed: int):
     """(docs, injected pairs): word windows of the real texts + edited copies."""
-    from distilldata.chat_adapters import to_messages
+    from distilldata.sft.chat_adapters import to_messages
 
     rng = random.Random(seed)
     pool: list[str] = []
@@ -102,7 +102,7 @@ def bench_minhash(
     import numpy as np
     from datasketch import MinHash, MinHashLSH
 
-    from distilldata.minhash import (
+    from distilldata.text.minhash import (
         MinHashConfig,
         MinHasher,
         candidate_pairs,
@@ -171,7 +171,7 @@ def bench_minhash(
 
 
 def bench_inventory(work: Path, gb: float) -> dict:
-    from distilldata.inventory import build_inventory
+    from distilldata.sft.inventory import build_inventory
 
     source = work / "replicated.jsonl"
     files = []

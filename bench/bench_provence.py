@@ -28,8 +28,8 @@ CORE = ["id", "query", "texts", "context_spans", "labels", "answer_spans", "titl
 
 
 def build_input(work: Path, rows: int, unique: bool) -> Path:
-    from distilldata.store import save_splits
-    from distilldata.triplets import build_qa_triplets
+    from distilldata.core.store import save_splits
+    from distilldata.provence.triplets import build_qa_triplets
 
     built = build_qa_triplets(REPO / "data/squad/dev-v2.0.json", seed=42)
     tables = {k: pa.Table.from_pylist(v) for k, v in built.rows.items()}
@@ -73,7 +73,7 @@ def bench_convert(work: Path, source: Path, env: dict, label: str) -> dict:
     t_ours = timed(
         [
             sys.executable,
-            str(REPO / "scripts/convert_triplets.py"),
+            str(REPO / "scripts/provence/convert_triplets.py"),
             "--dataset",
             str(source),
             "--output-root",
@@ -118,7 +118,7 @@ def bench_filter(work: Path, ours_in: str, base_in: str, env: dict) -> dict:
     t_ours = timed(
         [
             sys.executable,
-            str(REPO / "scripts/frequency_filter.py"),
+            str(REPO / "scripts/provence/frequency_filter.py"),
             "--dataset",
             ours_in,
             "--output-dir",
@@ -169,7 +169,7 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
 
-    from distilldata.sentences import export_punkt_tables
+    from distilldata.text.sentences import export_punkt_tables
 
     export_punkt_tables(work / "nltk_data", ["english"])
     env = dict(

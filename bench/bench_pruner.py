@@ -29,10 +29,10 @@ def main() -> None:
 
     import torch
 
-    from distilldata.pruner_data import PrunerCollator, prepare_datasets
-    from distilldata.pruner_inference import score_texts
-    from distilldata.pruner_train import build_model, load_recipe
-    from distilldata.sources import load_tables
+    from distilldata.core.sources import load_tables
+    from distilldata.pruner.data import PrunerCollator, prepare_datasets
+    from distilldata.pruner.inference import score_texts
+    from distilldata.pruner.train import build_model, load_recipe
 
     recipe = load_recipe(args.recipe)
     entries = recipe.dataset_entries

@@ -11,7 +11,7 @@ positive text only (texts[0]).
 
 Example:
   python bench/bench_pruner_baselines.py \
-      --model results/provence/models/demo-minilm-squad/final_model
+      --model results/pruner/models/demo-minilm-squad/final_model
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distilldata.pruner_eval import f2 as f2_score
+from distilldata.pruner.evaluate import f2 as f2_score
 
 STOP_WORDS_TEXT = """the a an of in on at to for by with and or is was were are be been what which
 who whom whose when where why how did do does that this these those as from its it his her their
@@ -62,9 +62,9 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from distilldata.models import resolve_model
-    from distilldata.pruner_data import text_relevance
-    from distilldata.sources import load_tables
+    from distilldata.core.models import resolve_model
+    from distilldata.core.sources import load_tables
+    from distilldata.pruner.data import text_relevance
 
     tables = load_tables(args.dataset)
     rows = tables[args.split].to_pylist()
@@ -102,8 +102,8 @@ def main() -> None:
     cosine = (s_emb * q_emb[[q_index[q] for q in query_of]]).sum(1)
     scorers = {"zero_shot_minilm_cosine": cosine, "idf_word_overlap": np.array(overlap)}
     if args.model:
-        from distilldata.pruner_inference import score_texts
-        from distilldata.pruner_model import ProvencePruner
+        from distilldata.pruner.inference import score_texts
+        from distilldata.pruner.model import ProvencePruner
 
         model = ProvencePruner.from_pretrained(args.model)
         scores = score_texts(model, items, batch_size=32)

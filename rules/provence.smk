@@ -1,6 +1,9 @@
 # Context-relevance datasets (Open Provence): QA files -> triplets -> base -> freq{N} -> reports.
 
 
+include: "helpers/provence.smk"
+
+
 # Seconds-long jobs run where Snakemake runs, never as cluster jobs.
 localrules:
     punkt_tables,
@@ -19,8 +22,8 @@ rule punkt_tables:
     conda:
         "../envs/distilldata.yaml"
     params:
-        script=script("export_punkt.py"),
-        code=code_version("export_punkt.py"),
+        script=script("provence/export_punkt.py"),
+        code=code_version("provence/export_punkt.py"),
     shell:
         "python {params.script} --output-root {output} > {log} 2>&1"
 
@@ -35,8 +38,8 @@ rule qa_triplets:
     conda:
         "../envs/distilldata.yaml"
     params:
-        script=script("build_qa_triplets.py"),
-        code=code_version("build_qa_triplets.py"),
+        script=script("provence/build_qa_triplets.py"),
+        code=code_version("provence/build_qa_triplets.py"),
         options=qa_source_options,
     shell:
         "python {params.script} --input {input} --output {output} "
@@ -58,8 +61,8 @@ rule convert_triplets:
     resources:
         mem_mb=4000,
     params:
-        script=script("convert_triplets.py"),
-        code=code_version("convert_triplets.py"),
+        script=script("provence/convert_triplets.py"),
+        code=code_version("provence/convert_triplets.py"),
         options=convert_options,
     shell:
         "NLTK_DATA={input.punkt} python {params.script} {params.options} "
@@ -88,8 +91,8 @@ rule frequency_filter:
     resources:
         mem_mb=4000,
     params:
-        script=script("frequency_filter.py"),
-        code=code_version("frequency_filter.py"),
+        script=script("provence/frequency_filter.py"),
+        code=code_version("provence/frequency_filter.py"),
         thresholds=threshold_flags(),
     shell:
         "python {params.script} --dataset {input} {params.thresholds} "
@@ -115,8 +118,8 @@ rule dataset_report:
     conda:
         "../envs/distilldata.yaml"
     params:
-        script=script("dataset_report.py"),
-        code=code_version("dataset_report.py"),
+        script=script("provence/dataset_report.py"),
+        code=code_version("provence/dataset_report.py"),
     shell:
         "python {params.script} --dataset {input} --markdown {output.markdown} "
         "--json {output.json} --threads {threads} > {log} 2>&1"
@@ -145,8 +148,8 @@ rule span_relevance:
     resources:
         gpu=relevance_gpus(),
     params:
-        script=script("add_span_relevance.py"),
-        code=code_version("add_span_relevance.py"),
+        script=script("provence/add_span_relevance.py"),
+        code=code_version("provence/add_span_relevance.py"),
         name=relevance_cache_name,
         options=relevance_options(),
     shell:
@@ -168,8 +171,8 @@ rule merge_relevance:
     resources:
         mem_mb=4000,
     params:
-        script=script("merge_relevance.py"),
-        code=code_version("merge_relevance.py"),
+        script=script("provence/merge_relevance.py"),
+        code=code_version("provence/merge_relevance.py"),
         options=merge_relevance_options(),
     shell:
         "python {params.script} --dataset-path {input.dataset} --shards {input.shards} "
@@ -195,8 +198,8 @@ rule label_quality:
     resources:
         mem_mb=4000,
     params:
-        script=script("label_quality.py"),
-        code=code_version("label_quality.py"),
+        script=script("provence/label_quality.py"),
+        code=code_version("provence/label_quality.py"),
     shell:
         "python {params.script} --dataset {input} --markdown {output.markdown} "
         "--json {output.json} > {log} 2>&1"
@@ -217,8 +220,8 @@ rule teacher_scores:
     resources:
         gpu=1,
     params:
-        script=script("add_teacher_scores.py"),
-        code=code_version("add_teacher_scores.py"),
+        script=script("provence/add_teacher_scores.py"),
+        code=code_version("provence/add_teacher_scores.py"),
         options=teacher_options,
     shell:
         "python {params.script} --dataset-path {input.dataset} --scores-path {output} "
@@ -238,8 +241,8 @@ rule merge_teacher_scores:
     resources:
         mem_mb=4000,
     params:
-        script=script("merge_teacher_scores.py"),
-        code=code_version("merge_teacher_scores.py"),
+        script=script("provence/merge_teacher_scores.py"),
+        code=code_version("provence/merge_teacher_scores.py"),
     shell:
         "python {params.script} --dataset-path {input.dataset} --scores {input.scores} "
         "--output-path {output} --overwrite > {log} 2>&1"
@@ -255,8 +258,8 @@ rule upload_to_hub:
     conda:
         "../envs/distilldata.yaml"
     params:
-        script=script("upload_to_hub.py"),
-        code=code_version("upload_to_hub.py"),
+        script=script("provence/upload_to_hub.py"),
+        code=code_version("provence/upload_to_hub.py"),
         options=upload_options,
     shell:
         "python {params.script} --dataset-path {input} {params.options} "

@@ -77,7 +77,7 @@ def run_snakemake(
 @pytest.fixture(scope="session")
 def nltk_data(tmp_path_factory) -> Path:
     """Punkt tables exported once per session, visible to NLTK in this process."""
-    from distilldata.sentences import export_punkt_tables
+    from distilldata.text.sentences import export_punkt_tables
 
     root = tmp_path_factory.mktemp("nltk_data")
     export_punkt_tables(root)

@@ -1,4 +1,5 @@
-"""Which module renamed each file into place: every artifact must come from `distilldata.store`."""
+"""Which module renamed each file into place: every artifact must come from the store
+(`distilldata.core.store`)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ def written_by_store(seen: dict[Path, str], *paths: str | Path) -> dict[str, str
 
 
 def all_by_store(seen: dict[Path, str], *paths: str | Path) -> bool:
-    return all(v == "distilldata.store" for v in written_by_store(seen, *paths).values())
+    return all(v == "distilldata.core.store" for v in written_by_store(seen, *paths).values())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from distilldata.chat_adapters import RowError, parse_tools, to_messages
+from distilldata.sft.chat_adapters import RowError, parse_tools, to_messages
 
 
 def test_openai_tool_calls_with_string_and_dict_arguments():

@@ -11,8 +11,8 @@ import pytest
 from datasets import load_from_disk
 
 from conftest import DATA, REPO, offline_env
-from distilldata.convert import convert, slugify
-from distilldata.store import save_splits
+from distilldata.core.store import save_splits
+from distilldata.provence.convert import convert, slugify
 
 
 def write_jsonl(path, rows):
@@ -108,7 +108,7 @@ def test_slug_is_the_seeds():
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "convert_triplets.py"), *args],
+        [sys.executable, str(REPO / "scripts" / "provence/convert_triplets.py"), *args],
         capture_output=True,
         text=True,
         env=offline_env(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from distilldata.dataset_files import resolve_splits, split_of
-from distilldata.errors import InputError
+from distilldata.core.dataset_files import resolve_splits, split_of
+from distilldata.core.errors import InputError
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_hub_id_not_cached_is_an_input_error(tmp_path, monkeypatch):
 
 
 def test_resolve_dataset_local_file_folder_and_non_shard(tmp_path):
-    from distilldata.dataset_files import resolve_dataset
+    from distilldata.core.dataset_files import resolve_dataset
 
     (tmp_path / "rows.jsonl").write_text("{}\n")
     (tmp_path / "notes.txt").write_text("x")

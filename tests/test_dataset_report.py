@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from distilldata.dataset_report import report, to_markdown
-from distilldata.store import save_splits
+from distilldata.core.store import save_splits
+from distilldata.provence.dataset_report import report, to_markdown
 
 
 def test_report_statistics(tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from distilldata.dedup import (
+from distilldata.sft.dedup import (
     DedupConfig,
     build_clusters,
     compute_signatures,
@@ -14,9 +14,9 @@ from distilldata.dedup import (
     filter_shard,
     find_bucket_edges,
 )
-from distilldata.exact_dedup import exact_hash, normalize_key
-from distilldata.minhash import MinHashConfig
-from distilldata.nemotron_normalize import DatasetSpec, normalize_shard
+from distilldata.sft.normalize import DatasetSpec, normalize_shard
+from distilldata.text.exact_hash import exact_hash, normalize_key
+from distilldata.text.minhash import MinHashConfig
 
 LONG = " ".join(f"token{i}" for i in range(120))
 
@@ -178,7 +178,7 @@ def test_survivor_is_the_cleanest_copy_not_the_lowest_id(tmp_path):
 
 def test_exact_copy_survivor_prefers_the_row_without_soft_flags(tmp_path):
     """Same completion (exact duplicates); `a` is tagged too_long by its prompt -> `b` stays."""
-    from distilldata.quality import QualityConfig
+    from distilldata.sft.quality import QualityConfig
 
     shards = [[row("a", "long prompt " * 400, LONG), row("b", "short prompt", LONG)]]
     spec = DatasetSpec("d", quality=QualityConfig(too_long_tokens=500))
@@ -271,7 +271,7 @@ def test_dedup_stages_write_through_the_store(tmp_path, monkeypatch):
 def test_failed_signature_stage_leaves_no_file(tmp_path, monkeypatch):
     import pytest
 
-    import distilldata.dedup as dedup
+    import distilldata.sft.dedup as dedup
 
     shards = [[row(f"r{i}", "q", f"answer {i} " * 10) for i in range(3)]]
     run_all(tmp_path, shards, DedupConfig(), buckets=1)

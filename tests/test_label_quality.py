@@ -7,9 +7,9 @@ import json
 import pyarrow as pa
 import pytest
 
-from distilldata.errors import InputError
-from distilldata.label_quality import label_quality, metrics
-from distilldata.store import save_splits
+from distilldata.core.errors import InputError
+from distilldata.core.store import save_splits
+from distilldata.provence.label_quality import label_quality, metrics
 
 
 def row(flags, answer=((0, 3),)):
@@ -66,7 +66,7 @@ def test_unknown_flags_are_not_scored(tmp_path):
 
 
 def test_f2_is_the_evaluator_f2_without_rounding():
-    from distilldata.pruner_eval import Confusion, f2, precision, recall
+    from distilldata.pruner.evaluate import Confusion, f2, precision, recall
 
     # nothing relevant found: P = R = 0 -> F2 = 0.0 (label_quality said None)
     assert metrics(tp=0, fp=2, tn=3, fn=3)["f2"] == 0.0
@@ -95,4 +95,4 @@ def test_reports_are_written_through_the_store(tmp_path, monkeypatch):
     seen = spy_renames(monkeypatch)
     outputs = (tmp_path / "out" / "q.md", tmp_path / "out" / "q.json")
     label_quality(path, *outputs)
-    assert written_by_store(seen, *outputs) == {str(p): "distilldata.store" for p in outputs}
+    assert written_by_store(seen, *outputs) == {str(p): "distilldata.core.store" for p in outputs}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distilldata.minhash import (
+from distilldata.text.minhash import (
     MinHashConfig,
     MinHasher,
     candidate_pairs,
@@ -66,7 +66,7 @@ def test_deterministic_and_empty_documents():
 
 
 def test_batches_match_single_documents(monkeypatch):
-    import distilldata.minhash as mh
+    import distilldata.text.minhash as mh
 
     hasher = MinHasher(MinHashConfig(bands=4, rows=4))
     docs = [shingle_hashes(" ".join(f"w{i * j}" for i in range(50)), 3) for j in range(1, 9)]
@@ -76,8 +76,8 @@ def test_batches_match_single_documents(monkeypatch):
 
 
 def test_batched_shingles_equal_per_document(monkeypatch):
-    import distilldata.minhash as mh
-    from distilldata.minhash import batch_shingles
+    import distilldata.text.minhash as mh
+    from distilldata.text.minhash import batch_shingles
 
     texts = ["Alpha beta gamma delta epsilon zeta eta", "", "two words", "x", "Ünï 1 2 3 4 5 6"] * 3
     monkeypatch.setattr(mh, "BATCH_CHARS", 40)  # several chunks

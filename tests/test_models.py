@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from distilldata.errors import InputError
-from distilldata.models import model_folder, resolve_model
+from distilldata.core.errors import InputError
+from distilldata.core.models import model_folder, resolve_model
 
 
 def test_package_reference_resolves_to_the_installed_model():

@@ -8,9 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from distilldata.chat_adapters import RowError, to_messages
-from distilldata.harmony import SystemConfig, loss_spans, parse_harmony
-from distilldata.nemotron_normalize import (
+from distilldata.sft.chat_adapters import RowError, to_messages
+from distilldata.sft.normalize import (
     DatasetSpec,
     build_conversation,
     iter_source_rows,
@@ -18,6 +17,7 @@ from distilldata.nemotron_normalize import (
     normalize_row,
     normalize_shard,
 )
+from distilldata.text.harmony import SystemConfig, loss_spans, parse_harmony
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REAL = {
@@ -194,7 +194,7 @@ def test_science_domain_and_tools_catalog_id():
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_rows_byte_identical_to_openai_harmony(name):
     pytest.importorskip("openai_harmony")
-    from distilldata.harmony_reference import reference_render
+    from distilldata.testing.harmony_reference import reference_render
 
     path, stringify = REAL[name]
     spec = DatasetSpec("x", stringify_content=stringify, system=SYSTEM)
@@ -210,7 +210,7 @@ def test_real_rows_byte_identical_to_openai_harmony(name):
 
 def test_synthetic_math_byte_identical_to_openai_harmony():
     pytest.importorskip("openai_harmony")
-    from distilldata.harmony_reference import reference_render
+    from distilldata.testing.harmony_reference import reference_render
 
     spec = DatasetSpec("m", kind="math_v2", system=SYSTEM)
     messages, tools, _ = to_messages(math_row())
@@ -376,7 +376,7 @@ def test_parquet_input_shard(tmp_path):
 
 
 def test_whole_dataset_hf_layout_and_readme(tmp_path):
-    from distilldata.nemotron_normalize import normalize_dataset
+    from distilldata.sft.normalize import normalize_dataset
 
     path, _ = REAL["typed"]
     files = {"train": [path, path]}
@@ -390,7 +390,7 @@ def test_whole_dataset_hf_layout_and_readme(tmp_path):
 
 
 def test_tools_catalog_per_dataset(tmp_path):
-    from distilldata.nemotron_normalize import merge_tools_catalogs
+    from distilldata.sft.normalize import merge_tools_catalogs
 
     path, _ = REAL["typed"]
     parts = []
@@ -523,7 +523,7 @@ def test_normalized_shard_and_sidecars_written_through_the_store(tmp_path, monke
 
 
 def test_failed_shard_leaves_no_output_and_no_temp(tmp_path, monkeypatch):
-    import distilldata.nemotron_normalize as nn
+    import distilldata.sft.normalize as nn
 
     real = nn.normalize_row
     calls = []
@@ -545,7 +545,7 @@ def test_failed_shard_leaves_no_output_and_no_temp(tmp_path, monkeypatch):
 def test_readme_written_through_the_store(tmp_path, monkeypatch):
     from store_spy import all_by_store, spy_renames
 
-    from distilldata.nemotron_normalize import write_readme
+    from distilldata.sft.normalize import write_readme
 
     seen = spy_renames(monkeypatch)
     path = write_readme(tmp_path, DatasetSpec("d"), ["train"], False)
@@ -558,7 +558,7 @@ def test_readme_written_through_the_store(tmp_path, monkeypatch):
 def test_row_accounting_mismatch_is_a_runtime_error_naming_the_file(tmp_path, monkeypatch):
     from collections import Counter
 
-    import distilldata.nemotron_normalize as nn
+    import distilldata.sft.normalize as nn
 
     class Forgetful(Counter):  # an injected bug: drops and quarantines are not summed
         def values(self):

@@ -1,4 +1,4 @@
-"""scripts/normalize_dataset.py as a user runs it: local files and folders as --dataset, the
+"""scripts/sft/normalize_dataset.py as a user runs it: local files and folders as --dataset, the
 workflow's explicit output flags, and non-string content (issue 12 items 18, 19, 7)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from conftest import DATA, REPO, offline_env
 
-SCRIPT = REPO / "scripts" / "normalize_dataset.py"
+SCRIPT = REPO / "scripts" / "sft/normalize_dataset.py"
 TYPED = DATA / "chat_tools" / "llamafactory" / "reason_tool_use_demo_50.jsonl"
 SHAREGPT = DATA / "chat_tools" / "llamafactory" / "glaive_toolcall_en_demo.json"
 

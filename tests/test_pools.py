@@ -8,7 +8,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from distilldata.pools import PoolConfig, build_pools
+from distilldata.sft.pools import PoolConfig, build_pools
 
 
 def shard(path, rows):
@@ -93,7 +93,7 @@ def test_pool_whose_column_is_null_everywhere_is_skipped_and_reported(tmp_path):
     no row has a value, so `missing_correctness_meta` would be a copy of the whole corpus."""
     from pathlib import Path
 
-    from distilldata.nemotron_normalize import DatasetSpec, normalize_shard
+    from distilldata.sft.normalize import DatasetSpec, normalize_shard
 
     data = Path(__file__).resolve().parents[1] / "data" / "chat_tools" / "llamafactory"
     out = tmp_path / "norm" / "train" / "part-00000.parquet"
@@ -120,7 +120,9 @@ def test_pool_folder_is_written_through_the_store(tmp_path, monkeypatch):
     path = tmp_path / "in" / "s" / "part-00000.parquet"
     shard(path, [base(0, meta_correctness=0.9, meta_correct_count=7)])
     build_pools([path], tmp_path / "out", PoolConfig())
-    assert written_by_store(seen, tmp_path / "out") == {str(tmp_path / "out"): "distilldata.store"}
+    assert written_by_store(seen, tmp_path / "out") == {
+        str(tmp_path / "out"): "distilldata.core.store"
+    }
 
 
 def test_failed_pool_build_keeps_the_old_folder(tmp_path):
@@ -154,7 +156,7 @@ def test_script_reads_only_the_given_shards_or_a_whole_folder(tmp_path):
 
     for split in ("a", "b"):
         shard(tmp_path / "in" / split / "part-00000.parquet", [base(0, meta_correctness=0.9)])
-    script = [sys.executable, str(REPO / "scripts" / "build_candidate_pools.py")]
+    script = [sys.executable, str(REPO / "scripts" / "sft/build_candidate_pools.py")]
     env = offline_env(PYTHONPATH=str(REPO))
     for name, flags, rows in [
         ("shards", ["--shards", str(tmp_path / "in" / "a" / "part-00000.parquet")], 1),

@@ -7,8 +7,8 @@ import random
 import pytest
 from pruner_fixtures import write_provence_dataset
 
-from distilldata.errors import InputError
-from distilldata.pruner_data import (
+from distilldata.core.errors import InputError
+from distilldata.pruner.data import (
     IGNORE,
     PrunerCollator,
     n_samples_count,
@@ -32,7 +32,7 @@ def minilm_tokenizer():
 def tiny_tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from distilldata.tiny_encoder import build_tiny_encoder
+    from distilldata.testing.tiny_encoder import build_tiny_encoder
 
     path = build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "enc")
     return AutoTokenizer.from_pretrained(str(path))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pruner_fixtures import write_provence_dataset
 
-from distilldata.errors import InputError
-from distilldata.pruner_eval import (
+from distilldata.core.errors import InputError
+from distilldata.pruner.evaluate import (
     TABLE_HEADER,
     Confusion,
     EvalDataset,
@@ -103,8 +103,8 @@ def test_eval_config(tmp_path):
 
 
 def test_max_texts_scores_only_the_first_texts(tmp_path):
-    from distilldata.pruner_model import ProvencePruner
-    from distilldata.tiny_encoder import build_tiny_encoder
+    from distilldata.pruner.model import ProvencePruner
+    from distilldata.testing.tiny_encoder import build_tiny_encoder
 
     data = write_provence_dataset(tmp_path / "data", {"train": 1, "test": 4}, n_texts=3)
     model = ProvencePruner.from_backbone(str(build_tiny_encoder(tmp_path / "enc"))).eval()
@@ -122,8 +122,8 @@ def test_max_texts_scores_only_the_first_texts(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_pruner(tmp_path_factory):
-    from distilldata.pruner_model import ProvencePruner
-    from distilldata.tiny_encoder import build_tiny_encoder
+    from distilldata.pruner.model import ProvencePruner
+    from distilldata.testing.tiny_encoder import build_tiny_encoder
 
     enc = build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "enc")
     return ProvencePruner.from_backbone(str(enc)).eval()
@@ -134,7 +134,7 @@ def _relevance_dataset(path, relevance, rows=4, gold=False):
     import pyarrow as pa
     from pruner_fixtures import provence_row
 
-    from distilldata.store import save_splits
+    from distilldata.core.store import save_splits
 
     out = []
     for i in range(rows):
@@ -179,7 +179,7 @@ def test_eval_set_without_any_label_is_an_input_error(tmp_path, tiny_pruner):
 def test_eval_outputs_are_written_through_the_store(tmp_path, tiny_pruner, monkeypatch):
     from store_spy import spy_renames, written_by_store
 
-    from distilldata.pruner_eval import evaluate_to_files
+    from distilldata.pruner.evaluate import evaluate_to_files
 
     model_dir = tmp_path / "final_model"
     tiny_pruner.save_pretrained(model_dir)
@@ -190,5 +190,5 @@ def test_eval_outputs_are_written_through_the_store(tmp_path, tiny_pruner, monke
     seen = spy_renames(monkeypatch)
     outputs = [tmp_path / "out" / f"results.{ext}" for ext in ("md", "json", "png")]
     evaluate_to_files(model_dir, config, [0.1, 0.5], 8, *outputs, device="cpu")
-    assert written_by_store(seen, *outputs) == {str(p): "distilldata.store" for p in outputs}
+    assert written_by_store(seen, *outputs) == {str(p): "distilldata.core.store" for p in outputs}
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]

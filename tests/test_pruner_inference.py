@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from distilldata.pruner_inference import pack_blocks, score_texts
-from distilldata.pruner_model import ProvencePruner
-from distilldata.tiny_encoder import build_tiny_encoder
+from distilldata.pruner.inference import pack_blocks, score_texts
+from distilldata.pruner.model import ProvencePruner
+from distilldata.testing.tiny_encoder import build_tiny_encoder
 
 KEYS = {
     "pruned_context",
@@ -83,7 +83,7 @@ TRICKY = (
 
 def _fresh_splitters() -> None:
     """Forget the splitters cached per language (the tests change what NLTK can find)."""
-    from distilldata import pruner_inference
+    from distilldata.pruner import inference as pruner_inference
 
     cached = getattr(pruner_inference, "_splitter", None)
     if cached is not None:
@@ -91,8 +91,8 @@ def _fresh_splitters() -> None:
 
 
 def test_inference_splits_as_sentences_py_with_punkt(nltk_data):
-    from distilldata import pruner_inference
-    from distilldata.sentences import span_splitter
+    from distilldata.pruner import inference as pruner_inference
+    from distilldata.text.sentences import span_splitter
 
     _fresh_splitters()
     assert pruner_inference._split(TRICKY, "en") == span_splitter("en")(TRICKY)
@@ -106,8 +106,8 @@ def test_inference_without_nltk_data_still_splits_with_punkt(tmp_path, monkeypat
     private regex dropped "A line without a full stop" and split "Dr." off)."""
     import nltk
 
-    from distilldata import pruner_inference
-    from distilldata.sentences import span_splitter
+    from distilldata.pruner import inference as pruner_inference
+    from distilldata.text.sentences import span_splitter
 
     expected = span_splitter("en")(TRICKY)
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])

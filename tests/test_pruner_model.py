@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from distilldata.pruner_model import ProvencePruner, pruner_losses, sentence_listwise_loss
-from distilldata.tiny_encoder import build_tiny_encoder
+from distilldata.pruner.model import ProvencePruner, pruner_losses, sentence_listwise_loss
+from distilldata.testing.tiny_encoder import build_tiny_encoder
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_save_and_from_pretrained_round_trip(tiny_pruner, tmp_path):
 
 
 def test_sentence_query_features_pool_per_sentence():
-    from distilldata.pruner_model import sentence_query_features
+    from distilldata.pruner.model import sentence_query_features
 
     hidden = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [3.0, 1.0], [2.0, 2.0]]])
     query_mask = torch.tensor([[0, 1, 0, 0, 0]])  # token 1 is the query: direction (0, 1)
@@ -122,7 +122,7 @@ def test_sentence_features_model_forward(tmp_path):
 
 
 def test_query_match_features_by_hand():
-    from distilldata.pruner_model import query_match_features
+    from distilldata.pruner.model import query_match_features
 
     # Token 1 is the query (direction x); sentence 0 = tokens 2-3 (holds x exactly),
     # sentence 1 = token 4 (orthogonal to x); token 0 lies outside every sentence.

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pruner_fixtures import write_provence_dataset
 
-from distilldata.errors import InputError
-from distilldata.pruner_train import choose_resume, load_recipe, resolve_checkpoint, train
-from distilldata.tiny_encoder import build_tiny_encoder
+from distilldata.core.errors import InputError
+from distilldata.pruner.train import choose_resume, load_recipe, resolve_checkpoint, train
+from distilldata.testing.tiny_encoder import build_tiny_encoder
 
 RECIPE = """
 model_args:
@@ -111,9 +111,9 @@ def test_resolve_checkpoint_errors_and_recipe_validation(tmp_path):
 def test_split_head_groups_gives_heads_their_learning_rate(tmp_path):
     import torch
 
-    from distilldata.pruner_model import ProvencePruner
-    from distilldata.pruner_train import split_head_groups
-    from distilldata.tiny_encoder import build_tiny_encoder
+    from distilldata.pruner.model import ProvencePruner
+    from distilldata.pruner.train import split_head_groups
+    from distilldata.testing.tiny_encoder import build_tiny_encoder
 
     model = ProvencePruner.from_backbone(
         str(build_tiny_encoder(tmp_path / "enc")), match_features=True
@@ -147,7 +147,7 @@ def test_auto_resume_continues_from_latest_complete_checkpoint(setup, capsys):
     (a half-written one is skipped and removed) and end with the uninterrupted run's model."""
     import shutil
 
-    from distilldata.pruner_train import FINGERPRINT_FILE
+    from distilldata.pruner.train import FINGERPRINT_FILE
 
     root, recipe = setup
     whole = root / "whole"
@@ -215,7 +215,7 @@ def test_run_fingerprint_follows_recipe_inputs_and_backbone(setup, tmp_path):
 
     import yaml
 
-    from distilldata.pruner_train import run_fingerprint
+    from distilldata.pruner.train import run_fingerprint
 
     root, recipe = setup
     raw = yaml.safe_load(Path(recipe(4)).read_text())
@@ -262,9 +262,9 @@ def test_checkpoints_already_there_need_a_choice(setup):
 def test_build_model_resolves_package_references(tmp_path, monkeypatch):
     """The trainer uses models.resolve_model: the real pip-shipped MiniLM, a package that ships
     a model/ folder without get_model_path(), and a clear error for a missing package."""
-    from distilldata import pruner_train
-    from distilldata.models import resolve_model
-    from distilldata.pruner_train import build_model
+    from distilldata.core.models import resolve_model
+    from distilldata.pruner import train as pruner_train
+    from distilldata.pruner.train import build_model
 
     def recipe_for(ref: str):
         path = tmp_path / "recipe.yaml"

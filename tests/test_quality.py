@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from distilldata.harmony import Message, render_conversation
-from distilldata.quality import (
+from distilldata.sft.quality import (
     QualityConfig,
     backspace_corruption,
     check,
@@ -14,6 +13,7 @@ from distilldata.quality import (
     special_token_literal,
     tool_call_ok,
 )
+from distilldata.text.harmony import Message, render_conversation
 
 
 def test_special_token_literals_and_backspace():

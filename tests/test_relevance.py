@@ -14,21 +14,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import DATA, REPO, offline_env
-from distilldata.errors import InputError
-from distilldata.gold import gold_relevance
-from distilldata.relevance import (
+from distilldata.core.errors import InputError
+from distilldata.core.sources import load_tables
+from distilldata.core.store import save_splits
+from distilldata.provence.relevance import (
     COLUMN,
     add_span_relevance,
-    group_bounds,
     merge_relevance,
-    parse_shard,
     run_shard,
-    shard_plan,
     write_shard,
 )
-from distilldata.relevance_backends import GoldBackend, LabelSettings, make_backend
-from distilldata.sources import load_tables
-from distilldata.store import save_splits
+from distilldata.provence.relevance_backends import GoldBackend, LabelSettings, make_backend
+from distilldata.text.answer_spans import gold_relevance
 
 GOLD = LabelSettings(backend="gold")
 
@@ -89,8 +86,8 @@ def tiny_lm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def squad_base(tmp_path_factory, nltk_data) -> Path:
-    from distilldata.convert import convert
-    from distilldata.triplets import write_qa_triplets
+    from distilldata.provence.convert import convert
+    from distilldata.provence.triplets import write_qa_triplets
 
     root = tmp_path_factory.mktemp("squad")
     write_qa_triplets(DATA / "squad" / "dev-v2.0.json", root / "triplets")
@@ -157,7 +154,7 @@ def test_transformers_backend_end_to_end(syn, tiny_lm, tmp_path):
     # same labels when asked directly, one prompt at a time (greedy decoding, no batch effects)
     backend = make_backend(settings)
     backend.settings.generate_batch_size = 1
-    from distilldata.relevance import label_rows
+    from distilldata.provence.relevance import label_rows
 
     direct = label_rows(backend, load_tables(str(syn))["train"].slice(0, 4).to_pylist(), 1)
     assert [direct[r["id"]] for r in rows["train"]] == [r[COLUMN] for r in rows["train"]]
@@ -175,25 +172,6 @@ def test_transformers_backend_end_to_end(syn, tiny_lm, tmp_path):
 
 
 # ---- shards, cache, resume ------------------------------------------------------------------
-
-
-def test_shards_are_balanced_contiguous_runs_of_whole_groups():
-    assert group_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
-    for splits in ({"train": 0}, {"train": 9}, {"train": 50, "validation": 7, "test": 7}):
-        everything = [(k, *g) for k, n in splits.items() for g in group_bounds(n, 4)]
-        for shards in (1, 2, 3, 7):
-            plans = [shard_plan(splits, 4, k, shards) for k in range(shards)]
-            assert [g for plan in plans for g in plan] == everything  # each group exactly once
-            sizes = [sum(e - s for _, s, e in plan) for plan in plans]
-            if len(everything) >= shards:
-                assert max(sizes) - min(sizes) <= 4 + 4  # within about one group of each other
-    # the demo's imbalance case: many small splits do not pile up on the last shard
-    plans = [shard_plan({"train": 2290, "validation": 310, "test": 310}, 500, k, 2) for k in (0, 1)]
-    assert [sum(e - s for _, s, e in p) for p in plans] == [1500, 1410]
-    assert parse_shard("1/3") == (1, 3)
-    for bad in ("3/3", "x", "1/0"):
-        with pytest.raises(InputError):
-            parse_shard(bad)
 
 
 class FailAfter:
@@ -311,7 +289,7 @@ def test_bad_inputs_fail_clearly(tmp_path, mutate, message):
 def test_script_exit_code_and_message(tmp_path):
     path = bad_dataset(tmp_path, lambda rows: rows[2].update(id=rows[0]["id"]))
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "add_span_relevance.py"), "--dataset-path",
+        [sys.executable, str(REPO / "scripts" / "provence/add_span_relevance.py"), "--dataset-path",
          str(path), "--backend", "gold", "--cache-root", str(tmp_path / "c")],
         capture_output=True, text=True, env=offline_env(),
     )  # fmt: skip
@@ -450,8 +428,9 @@ def test_vllm_backend_uses_the_documented_offline_api(syn, tiny_lm, tmp_path, mo
 
 # ---- issue 12, item 4: chunks the prompt ladder hides are unknown (-1) --------------------------
 
-from distilldata.relevance_backends import PromptBackend, TextItem  # noqa: E402
-from distilldata.relevance_prompt import PromptBuilder, ladder_rung  # noqa: E402
+from distilldata.llm.completion import Completer  # noqa: E402
+from distilldata.provence.relevance_backends import PromptBackend, TextItem  # noqa: E402
+from distilldata.provence.relevance_prompt import PromptBuilder, ladder_rung  # noqa: E402
 
 SENTENCES = [f"Sentence {i} is about topic {i}." for i in range(12)]
 LONG_TEXT = " ".join(SENTENCES)
@@ -459,8 +438,9 @@ LONG_SPANS = [[LONG_TEXT.index(s), LONG_TEXT.index(s) + len(s)] for s in SENTENC
 QUERY = "Which sentence names the topic?"
 
 
-class ScriptedBackend(PromptBackend):
-    """The real prompt path (tiny LM tokenizer, chat template, ladder); the answer is scripted."""
+class ScriptedCompleter(Completer):
+    """The real prompt path (tiny LM tokenizer, chat template, ladder); the answer is scripted
+    instead of generated (a stand-in for the model, not for our code)."""
 
     name = "scripted"
 
@@ -475,6 +455,10 @@ class ScriptedBackend(PromptBackend):
 
     def complete(self, prompts):
         return [self.answer] * len(prompts)
+
+
+def ScriptedBackend(settings: LabelSettings, answer: str) -> PromptBackend:  # noqa: N802
+    return PromptBackend(settings, ScriptedCompleter(settings, answer))
 
 
 def window_for_rung(tiny_lm, rung: int, max_tokens: int = 8) -> LabelSettings:
@@ -538,14 +522,14 @@ def test_unknown_spans_are_counted_per_split_and_per_shard(tiny_lm, tmp_path):
 
 
 def _shard(syn, tmp_path, k, n, settings, backend=None, sidecar=True) -> Path:
-    """A shard file as scripts/add_span_relevance.py --shard writes it (Parquet + .json)."""
+    """A shard file as add_span_relevance.py --shard writes it (Parquet + .json)."""
     table, stats = run_shard(
         syn, settings, k, n, cache_root=tmp_path / "c" / str(k), group_size=4,
         backend=backend or GoldBackend(),
     )  # fmt: skip
     path = write_shard(table, tmp_path / f"shard{k}.parquet")
     if sidecar:
-        from distilldata.store import write_json
+        from distilldata.core.store import write_json
 
         write_json(f"{path}.json", {"shard": f"{k}/{n}", "labeler": settings.fingerprint()})
     return path
@@ -573,7 +557,7 @@ def test_merge_refuses_a_shard_of_unknown_labeler(syn, tmp_path):
 
 
 def test_summary_failure_leaves_no_dataset(syn, tmp_path, monkeypatch):
-    import distilldata.relevance as relevance
+    import distilldata.provence.relevance as relevance
 
     def broken(tables):
         raise RuntimeError("summary failed")
@@ -599,13 +583,13 @@ def test_relevance_json_is_inside_the_saved_dataset(syn, tmp_path, monkeypatch):
     assert (out / "relevance.json").exists()
     assert (out / "relevance.json").resolve() not in seen  # not renamed in after the dataset
     caches = sorted((tmp_path / "c").rglob("*.json"))
-    assert caches and all(seen[p.resolve()] == "distilldata.store" for p in caches)
+    assert caches and all(seen[p.resolve()] == "distilldata.core.store" for p in caches)
     shard = write_shard(run_shard(syn, GOLD, cache_root=tmp_path / "c")[0], tmp_path / "s.parquet")
-    assert seen[shard.resolve()] == "distilldata.store"
+    assert seen[shard.resolve()] == "distilldata.core.store"
 
 
 def test_wrong_number_of_flags_from_a_backend_names_the_row(syn):
-    from distilldata.relevance import label_rows
+    from distilldata.provence.relevance import label_rows
 
     class Short(GoldBackend):
         def label(self, items):

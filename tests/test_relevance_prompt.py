@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from distilldata.errors import InputError
-from distilldata.relevance_prompt import (
+from distilldata.core.errors import InputError
+from distilldata.provence.relevance_prompt import (
     PromptBuilder,
     chunk_flags,
     chunks_of,
-    cut_at_stop,
     ladder_rung,
     parse_indices,
     span_flags,
@@ -120,12 +119,6 @@ def test_flags_from_answer_and_spread_over_spans():
     assert span_flags([0, 1], spans) == [0, 0, 1]
     with pytest.raises(ValueError):
         span_flags([1], spans)
-
-
-def test_cut_at_stop():
-    assert cut_at_stop("1, 2<|endoftext|>3", ["<|endoftext|>"]) == "1, 2"
-    assert cut_at_stop("1\n2", ["\n", "x"]) == "1"
-    assert cut_at_stop("1, 2", []) == "1, 2"
 
 
 # ---- issue 12, item 4: what each rung shows, and -1 for what it hides ---------------------------

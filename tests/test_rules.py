@@ -19,7 +19,7 @@ def shell_commands() -> dict[str, str]:
 
 
 def test_rules_found():
-    assert {"convert_triplets", "frequency_filter", "nemotron_pools"} <= set(shell_commands())
+    assert {"convert_triplets", "frequency_filter", "sft_pools"} <= set(shell_commands())
 
 
 def test_shell_commands_take_paths_from_input_and_output_only():

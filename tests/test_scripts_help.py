@@ -58,19 +58,10 @@ def test_help_lists_every_flag_with_its_text(script):
     assert undocumented(proc.stdout) == []
 
 
-# The distilled-SFT scripts take the seed's snake_case flags (--max_records); every other family
-# takes kebab-case (--dataset-path). An argument may also offer the other spelling as an alias.
-SNAKE_CASE_SCRIPTS = {
-    "build_candidate_pools.py",
-    "build_inventory.py",
-    "dedup_buckets.py",
-    "dedup_clusters.py",
-    "dedup_filter.py",
-    "dedup_signatures.py",
-    "merge_tools_catalog.py",
-    "normalize_dataset.py",
-    "publish_to_hub.py",
-}
+# Each pipeline's scripts form a family: the distilled-SFT scripts (scripts/sft/) take the seed's
+# snake_case flags (--max_records); the other families take kebab-case (--dataset-path). An
+# argument may also offer the other spelling as an alias.
+SNAKE_CASE_FAMILIES = {"sft"}
 SHARED_FLAGS = {"--log-level", "--help"}  # script_parser's, the same in every family
 
 
@@ -93,7 +84,7 @@ def test_flag_style_is_the_family_s(script):
     proc = subprocess.run(
         [sys.executable, str(script), "--help"], capture_output=True, text=True, env=offline_env()
     )
-    separator = "_" if script.name in SNAKE_CASE_SCRIPTS else "-"
+    separator = "_" if script.parent.name in SNAKE_CASE_FAMILIES else "-"
     other = "-" if separator == "_" else "_"
     off_style = [
         flags

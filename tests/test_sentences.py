@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import DATA
-from distilldata.sentences import clean_spans, export_punkt_tables, span_splitter
+from distilldata.text.sentences import clean_spans, export_punkt_tables, span_splitter
 
 
 def paragraphs(path, limit):
@@ -89,7 +89,7 @@ def test_convert_triplets_lang_en_runs_without_nltk_data(tmp_path):
     from conftest import REPO, offline_env
 
     env = offline_env(HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "none"))
-    cmd = [sys.executable, str(REPO / "scripts" / "convert_triplets.py"), "--lang", "en"]
+    cmd = [sys.executable, str(REPO / "scripts" / "provence/convert_triplets.py"), "--lang", "en"]
     cmd += ["--dataset", str(DATA / "msmarco" / "flagembedding" / "msmarco.jsonl")]
     cmd += ["--sample-size", "5", "--output-root", str(tmp_path / "base"), "--num-proc", "1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distilldata.span_metrics import Confusion, f_beta, precision, recall, span_accuracy
+from distilldata.core.span_metrics import Confusion, f_beta, precision, recall, span_accuracy
 
 
 def test_f_beta_by_hand():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distilldata.splits import carve_sizes, permutation, split_groups
+from distilldata.provence.splits import carve_sizes, permutation, split_groups
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from distilldata.store import atomic_path, save_splits, write_json, write_parquet, write_text
+from distilldata.core.store import atomic_path, save_splits, write_json, write_parquet, write_text
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,16 +6,18 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distilldata.errors import InputError
-from distilldata.models import model_slug, resolve_model
-from distilldata.sources import load_tables
-from distilldata.store import save_splits
-from distilldata.teacher_scores import (
-    BiEncoderScorer,
-    CrossEncoderScorer,
+from distilldata.core.errors import InputError
+from distilldata.core.models import model_slug, resolve_model
+from distilldata.core.sources import load_tables
+from distilldata.core.store import save_splits
+from distilldata.provence.teacher_scores import (
     add_teacher_scores,
     default_output,
     merge_teacher_scores,
+)
+from distilldata.scoring.pair_scorers import (
+    BiEncoderScorer,
+    CrossEncoderScorer,
     token_budget_batches,
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distilldata.tiny_encoder import build_tiny_encoder
+from distilldata.testing.tiny_encoder import build_tiny_encoder
 
 
 def test_same_arguments_same_files(tmp_path):

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 
 from conftest import DATA
-from distilldata.errors import InputError
-from distilldata.triplets import build_qa_triplets, detect_columns, natural_key, row_texts
+from distilldata.core.errors import InputError
+from distilldata.provence.triplets import build_qa_triplets, detect_columns, natural_key, row_texts
 
 
 def schema(*names, **typed):

@@ -30,10 +30,10 @@ def job_count(output: str, rule: str) -> int:
 
 
 def test_config_override_alone_applies_on_top_of_the_demo_config(tmp_path):
-    out = dry_run(tmp_path, "--config", "nemotron={publish: {repo_id: me/elsewhere}}")
+    out = dry_run(tmp_path, "--config", "sft={publish: {repo_id: me/elsewhere}}")
     # the demo's four Provence datasets and three Nemotron corpora are still planned
     assert job_count(out, "convert_triplets") == 4
-    assert job_count(out, "nemotron_publish") == 3
+    assert job_count(out, "sft_publish") == 3
 
 
 def test_configfile_replaces_the_demo_config(tmp_path):
@@ -42,10 +42,10 @@ def test_configfile_replaces_the_demo_config(tmp_path):
         "--configfile",
         str(TINY),
         "--config",
-        "nemotron={publish: {repo_id: me/elsewhere}}",
+        "sft={publish: {repo_id: me/elsewhere}}",
     )
     assert job_count(out, "convert_triplets") == 2  # tiny's two datasets, not the demo's four
-    assert job_count(out, "nemotron_publish") == 2
+    assert job_count(out, "sft_publish") == 2
 
 
 def test_hub_is_offline_unless_the_config_opts_in(tmp_path):
@@ -103,10 +103,10 @@ def test_a_job_reruns_when_the_code_it_runs_changes_and_only_then(tmp_path):
 
     plan("resources/nltk_data")
     assert "Nothing to be done" in plan("-n", "resources/nltk_data")
-    with open(flow / "distilldata" / "pools.py", "a") as f:
+    with open(flow / "distilldata" / "sft" / "pools.py", "a") as f:
         f.write("\n# export_punkt.py never imports this\n")
     assert "Nothing to be done" in plan("-n", "resources/nltk_data")
-    with open(flow / "distilldata" / "sentences.py", "a") as f:
+    with open(flow / "distilldata" / "text" / "sentences.py", "a") as f:
         f.write("\n# export_punkt.py imports this\n")
     out = plan("-n", "resources/nltk_data")
     assert job_count(out, "punkt_tables") == 1

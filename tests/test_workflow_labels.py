@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run_snakemake
-from distilldata.sources import load_tables
+from distilldata.core.sources import load_tables
 
 FINAL = "results/provence/base/squad_en_with_relevance_with_teacher_scores"
 QUALITY = "results/provence/label_quality/base/squad_en"

