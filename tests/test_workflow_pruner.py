@@ -94,4 +94,4 @@ def test_training_commands_use_declared_inputs_and_outputs(tmp_path):
     assert f"--final-model {TRAIN_TARGET}" in train
     assert "--auto-resume" in train and "--overwrite" not in train
     assert "--model results/pruner/models/tiny/final_model/model.safetensors" in commands
-    assert "--output resources/models/tiny-bert " in commands
+    assert "--output resources/models/tiny-bert/config.json " in commands

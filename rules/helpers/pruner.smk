@@ -33,12 +33,6 @@ def training_inputs(wildcards):
     return inputs
 
 
-def output_model_folder(wildcards, output):
-    """The folder of the model a rule declares by its files (output.config), for a script
-    that writes a whole model folder."""
-    return str(Path(output.config).parent)
-
-
 def _eval_spec(run):
     return training_recipe(run)["training_args"].get("eval_datasets") or {}
 
