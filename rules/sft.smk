@@ -217,7 +217,7 @@ rule sft_dedup_filter:
         "--near_duplicates {params.near} > {log} 2>&1"
 
 
-rule sft_pools:
+checkpoint sft_pools:
     input:
         sft_deduped,
     output:

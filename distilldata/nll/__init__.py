@@ -1,0 +1,1 @@
+"""Completion-only NLL scoring of the distilled-SFT candidate pools and the selection subsets."""
