@@ -58,10 +58,11 @@ def test_help_lists_every_flag_with_its_text(script):
     assert undocumented(proc.stdout) == []
 
 
-# Each pipeline's scripts form a family: the distilled-SFT scripts (scripts/sft/) take the seed's
-# snake_case flags (--max_records); the other families take kebab-case (--dataset-path). An
-# argument may also offer the other spelling as an alias.
-SNAKE_CASE_FAMILIES = {"sft"}
+# Each pipeline's scripts form a family: the distilled-SFT, RAG and NLL scripts (scripts/sft/,
+# scripts/rag/, scripts/nll/) take their seeds' snake_case flags (--max_records, --top_k_retrieval);
+# the other families take kebab-case (--dataset-path). An argument may also offer the other
+# spelling as an alias.
+SNAKE_CASE_FAMILIES = {"sft", "rag", "nll"}
 SHARED_FLAGS = {"--log-level", "--help"}  # script_parser's, the same in every family
 
 
