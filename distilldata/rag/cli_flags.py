@@ -5,6 +5,7 @@ and the ScaleDown-compatible `prepare_dataset`), defined once so that their name
 from __future__ import annotations
 
 import argparse
+import json
 
 SCALEDOWN_RERANKER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 SCALEDOWN_TEACHER = "mistralai/Mistral-7B-Instruct-v0.2"
@@ -23,6 +24,7 @@ TEACHER_FIELDS = {  # flag -> TeacherSettings field
     "teacher_8bit": "load_in_8bit",
     "base_url": "base_url",
     "api_key_env": "api_key_env",
+    "engine_kwargs": "engine_kwargs",
 }
 
 
@@ -93,6 +95,23 @@ def add_teacher_flags(p: argparse.ArgumentParser) -> None:
         default="OPENAI_API_KEY",
         help="openai backend: the environment variable holding the API key",
     )
+    p.add_argument(
+        "--engine_kwargs",
+        type=json_object,
+        default={},
+        help="vllm backend: extra LLM(...) arguments as JSON, e.g. '{\"tensor_parallel_size\": 2}'",
+    )
+
+
+def json_object(text: str) -> dict:
+    """argparse type of --engine_kwargs: a JSON object, else argparse's usage error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not JSON ({err}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {text!r}")
+    return value
 
 
 def teacher_options(args: argparse.Namespace) -> dict:

@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,6 +60,7 @@ ANSWERS_SCHEMA = pa.schema(
     ]
 )
 INFO_KEY = b"distilldata.answers"
+ANSWER_ENGINE_KWARGS = ("dtype", "quantization", "kv_cache_dtype")
 
 
 @dataclass
@@ -81,6 +82,7 @@ class TeacherSettings:
     device: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    engine_kwargs: dict = field(default_factory=dict)
 
     def check(self) -> None:
         if self.backend not in BACKENDS:
@@ -116,6 +118,8 @@ class TeacherSettings:
             "max_prompt_tokens": self.max_prompt_tokens,
             "num_documents": self.num_documents,
             "load_in_8bit": self.load_in_8bit,
+            # of vLLM's engine arguments, those that change the numbers (not e.g. parallelism)
+            **{k: self.engine_kwargs[k] for k in ANSWER_ENGINE_KWARGS if k in self.engine_kwargs},
         }
 
     def fingerprint(self) -> str:
@@ -138,6 +142,7 @@ class TeacherSettings:
             api_key_env=self.api_key_env,
             max_model_len=self.max_prompt_tokens + self.max_new_tokens,
             load_in_8bit=self.load_in_8bit,
+            engine_kwargs=self.engine_kwargs,
         )
 
 
@@ -163,6 +168,7 @@ class Teacher:
         settings.check()
         self.settings = settings
         self.completer = completer
+        self.owns_completer = completer is None  # close only what this teacher started
         self.builder: PromptBuilder | None = None
         self.cut_prompts = 0
 
@@ -209,6 +215,10 @@ class Teacher:
             }
             for r, p, text in zip(rows, prompts, texts, strict=True)
         }
+
+    def close(self) -> None:
+        if self.owns_completer and self.completer is not None:
+            self.completer.close()
 
     def stats(self) -> dict:
         return {
@@ -265,25 +275,28 @@ def answer_shard(
     started = time.monotonic()
     out: list[dict] = []
     generation = json.dumps(settings.generation(), sort_keys=True)
-    for _, start, end in plan:
-        rows = table.take(order[start:end]).to_pylist()
-        result = cached.get(start)
-        if result is None:
-            result = teacher.answer(rows, group_seed(settings.seed, start))
-            if use_cache:
-                cache.save(SPLIT, start, end, digests[start], result)
-            progress.update(end - start)
-        for row in rows:
-            answer = result[row["qid"]]
-            out.append(
-                {
-                    "qid": row["qid"],
-                    **answer,
-                    "prompt_kind": settings.prompt,
-                    "teacher_model": settings.model,
-                    "generation": generation,
-                }
-            )
+    try:
+        for _, start, end in plan:
+            rows = table.take(order[start:end]).to_pylist()
+            result = cached.get(start)
+            if result is None:
+                result = teacher.answer(rows, group_seed(settings.seed, start))
+                if use_cache:
+                    cache.save(SPLIT, start, end, digests[start], result)
+                progress.update(end - start)
+            for row in rows:
+                answer = result[row["qid"]]
+                out.append(
+                    {
+                        "qid": row["qid"],
+                        **answer,
+                        "prompt_kind": settings.prompt,
+                        "teacher_model": settings.model,
+                        "generation": generation,
+                    }
+                )
+    finally:
+        teacher.close()
     seconds = time.monotonic() - started
     stats = {
         "shard": shard,
@@ -353,9 +366,12 @@ def generate_teacher_answers(
     answers = {}
     progress = Progress(len(rows), "answers", log)
     step = max(1, config.batch_size) * 8  # completer calls of a few batches each
-    for start in range(0, len(rows), step):
-        answers |= teacher.answer(rows[start : start + step], group_seed(config.seed, start))
-        progress.update(min(step, len(rows) - start))
+    try:
+        for start in range(0, len(rows), step):
+            answers |= teacher.answer(rows[start : start + step], group_seed(config.seed, start))
+            progress.update(min(step, len(rows) - start))
+    finally:
+        teacher.close()
     results = []
     for i, item in enumerate(queries_with_docs):
         record = copy.deepcopy(item)

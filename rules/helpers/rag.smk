@@ -431,6 +431,8 @@ def answer_options(wildcards):
     ]
     if t["teacher_8bit"]:
         options.append("--teacher_8bit")
+    if t["engine_kwargs"]:
+        options.append(f"--engine_kwargs {shlex.quote(json.dumps(t['engine_kwargs']))}")
     if t["backend"] == "openai":
         if t["openai"]["base_url"]:
             options.append(f"--base_url {shlex.quote(t['openai']['base_url'])}")

@@ -44,6 +44,7 @@ def main() -> None:
             for i in range(16)
         ]
         flags = backend.label(items)
+        backend.close()  # stops vLLM's engine process; left running, it kept this one from exiting
         assert len(flags) == len(items) and all(len(f) == 3 for f in flags), flags
         assert all(v in (0, 1) for f in flags for v in f)
         print("stats:", backend.stats())
