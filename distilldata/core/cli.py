@@ -34,10 +34,11 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def run_main(main: Callable[[], None]) -> None:
-    """Run a script's main(); bad input becomes one readable line and exit code 2."""
+    """Run a script's main(); bad input (an InputError, or an input file that is not there)
+    becomes one readable line naming it, and exit code 2."""
     try:
         main()
-    except InputError as exc:
+    except (InputError, FileNotFoundError) as exc:
         logging.getLogger("distilldata").error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

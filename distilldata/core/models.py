@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from pathlib import Path
 
 from distilldata.core.errors import InputError
@@ -29,8 +30,12 @@ MODEL_FILES = (
 
 
 def resolve_model(ref: str) -> str:
-    """The path or Hub id to load for a config model reference."""
+    """The path or Hub id to load for a config model reference, checked before anything loads:
+    a missing path, or a Hub id that an offline run has not cached, is an InputError that says
+    what to do (the loaders' own errors name neither the model nor the fix)."""
     if not ref.startswith(PACKAGE_PREFIX):
+        if not Path(ref).expanduser().exists():
+            _check_missing(ref)
         return ref
     name, _, inner = ref[len(PACKAGE_PREFIX) :].partition("/")
     if inner:
@@ -45,6 +50,36 @@ def resolve_model(ref: str) -> str:
     if (folder / "config.json").exists() or (folder / "modules.json").exists():
         return str(folder)
     raise InputError(f"model {ref!r}: package {name!r} has no get_model_path() nor a model/ folder")
+
+
+def _looks_like_a_path(ref: str) -> bool:
+    """Hub ids are `name` or `owner/name`; anything else that is not there is a missing path."""
+    return (
+        ref.startswith(("/", ".", "~"))
+        or ref.count("/") > 1
+        or Path(ref).suffix in (".gguf", ".json", ".safetensors", ".bin")
+    )
+
+
+def _check_missing(ref: str) -> None:
+    if _looks_like_a_path(ref):
+        raise InputError(
+            f"model {ref!r}: no such file or folder (if a rule builds it, run "
+            f"`snakemake {ref.rstrip('/')}/config.json`; else fix the path in the config)"
+        )
+    if os.environ.get("HF_HUB_OFFLINE") != "1":
+        return  # an online run downloads it
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot_download(ref, local_files_only=True)
+    except LocalEntryNotFoundError:
+        raise InputError(
+            f"model {ref!r} is a Hub id that is not in the local Hub cache, and this run is "
+            "offline (HF_HUB_OFFLINE=1): name a local folder or a package:<module> model, or "
+            "opt in to the Hub (`make run HUB=1`, or hub.online: true in the config)"
+        ) from None
 
 
 def _not_installed(ref: str, name: str) -> str:
