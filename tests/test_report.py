@@ -27,14 +27,20 @@ def test_report_page_is_self_contained(tmp_path):
     results = json.loads(re.search(r"var results = (\{.*?\});\n", page, re.S)[1])
     expected = {
         str(path.relative_to(tmp_path))
-        for pattern in ("results/provence/reports/**/*.md", "results/provence/freq/*/stats.json")
+        for pattern in (
+            "results/provence/reports/**/*.md",
+            "results/provence/freq/*/stats.json",
+            "results/rag/*/report.md",
+            "results/nll/report/*.md",
+        )
         for path in tmp_path.glob(pattern)
     }
     assert expected and expected <= set(results), expected - set(results)
     for path in expected:
         assert results[path]["data_uri"].startswith("data:"), path
-    dataset_report = next(p for p in expected if p.endswith(".md"))
+    dataset_report = next(p for p in expected if "provence/reports" in p)
     assert "| split | rows |" in results[dataset_report]["caption"]  # the table, readable in place
     stats = next(p for p in expected if p.endswith("stats.json"))
     assert "rows_kept" in results[stats]["caption"]
     assert "Context relevance" in page
+    assert any("results/rag/" in p for p in expected) and any("results/nll/" in p for p in expected)

@@ -79,6 +79,16 @@ def digest_rows(rows: Sequence[dict], keys: Sequence[str]) -> str:
     return hashlib.sha1(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
+def labeler_name(
+    backend: str, model: str, decisive: dict, *, digits: int, tags: Sequence[str] = ()
+) -> str:
+    """A cache's labeler: `<backend>-<model>[-<tag>...]-<hash of what decides the results>`, so
+    a changed setting gets a fresh cache and the name still says what ran."""
+    digest = hashlib.sha1(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:digits]
+    name = model.rstrip("/").split("/")[-1].replace(".", "_") or "model"
+    return "-".join([backend, name, *tags, digest])
+
+
 class GroupCache:
     """One JSON file per (dataset, split, row range) and producer (`labeler`: a model and every
     setting that changes its output), written atomically:

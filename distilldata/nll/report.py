@@ -119,8 +119,11 @@ def subset_section(subsets: Mapping[str, Path], examples: int) -> list[str]:
         per_corpus = ", ".join(f"{c}: {n}" for c, n in manifest["rows_per_corpus"].items())
         lines.append(f"| {name} | {text} | {manifest['rows']} | {per_corpus} |")
         rows = []
-        for entry in manifest["files"]:
-            rows += pq.read_table(folder / entry["path"]).slice(0, examples).to_pylist()
+        for entry in manifest["files"]:  # the first rows only: subsets can be large
+            if len(rows) >= examples:
+                break
+            batch = next(pq.ParquetFile(folder / entry["path"]).iter_batches(examples), None)
+            rows += batch.to_pylist() if batch is not None else []
         detail += ["", f"### {name}: {min(examples, manifest['rows'])} example rows", ""]
         if not rows:
             detail.append("(no rows)")

@@ -26,7 +26,6 @@ exp(30)), completion_token_count, token_count, truncated, scored_tokens_lost, fl
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -42,7 +41,7 @@ import pyarrow.parquet as pq
 from distilldata.core.errors import InputError
 from distilldata.core.progress import Progress
 from distilldata.core.store import write_json, write_parquet
-from distilldata.llm.cache import GroupCache, digest_rows, group_bounds
+from distilldata.llm.cache import GroupCache, digest_rows, group_bounds, labeler_name
 from distilldata.llm.token_masks import target_mask, tokenize_with_offsets
 from distilldata.llm.token_scores import (
     TokenScorer,
@@ -124,9 +123,7 @@ class NllSettings:
             include_headers=self.include_headers,
             version=SCORES_VERSION,
         )
-        digest = hashlib.sha1(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:10]
-        name = self.model_label.rstrip("/").split("/")[-1].replace(".", "_") or "model"
-        return f"{self.backend}-{name}-{digest}"
+        return labeler_name(self.backend, self.model_label, decisive, digits=10)
 
 
 def make_settings(model: str, **options) -> NllSettings:

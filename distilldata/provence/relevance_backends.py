@@ -15,8 +15,6 @@ Nothing loads until the first `label()` call, so a fully cached run never starts
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -24,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from distilldata.core.errors import InputError
+from distilldata.llm.cache import labeler_name
 from distilldata.llm.completion import Completer, GenerationSettings, make_completer
 from distilldata.provence.relevance_prompt import PromptBuilder, chunk_flags, chunks_of
 from distilldata.text.answer_spans import gold_relevance
@@ -68,9 +67,7 @@ class LabelSettings(GenerationSettings):
         keys = ("model", "tokenizer", "max_model_len", "max_tokens", "temperature", "top_p")
         decisive = {k: asdict(self)[k] for k in keys} | {"stop": self.stop_tokens}
         decisive["flags_version"] = FLAGS_VERSION
-        digest = hashlib.sha1(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:8]
-        name = self.model.rstrip("/").split("/")[-1].replace(".", "_")
-        return f"{self.backend}-{name}-{digest}"
+        return labeler_name(self.backend, self.model, decisive, digits=8)
 
 
 class RelevanceBackend(ABC):

@@ -97,12 +97,14 @@ class DenseRetriever(Retriever):
         return np.load(path, mmap_mode="r", allow_pickle=False)
 
     def search(self, index: np.ndarray, queries: Sequence[str], top_k: int) -> TopK:
-        use_faiss = len(index) >= self.faiss_min_chunks
+        flat = flat_index(index) if len(index) >= self.faiss_min_chunks else None  # built once
         parts = []
         for start in range(0, len(queries), self.query_batch_size):
             q = self.encode(queries[start : start + self.query_batch_size])
             parts.append(
-                faiss_top_k(index, q, top_k) if use_faiss else numpy_top_k(index, q, top_k)
+                faiss_top_k(index, q, top_k, flat)
+                if flat is not None
+                else numpy_top_k(index, q, top_k)
             )
         if not parts:
             k = min(top_k, len(index))
@@ -122,14 +124,21 @@ def numpy_top_k(index: np.ndarray, queries: np.ndarray, k: int) -> TopK:
     return top_k_dense(inner_products(index, queries), k)
 
 
-def faiss_top_k(index: np.ndarray, queries: np.ndarray, k: int) -> TopK:
-    """Exact inner-product top-k through faiss.IndexFlatIP, with our tie rule."""
+def flat_index(index: np.ndarray):
+    """The chunks in a faiss.IndexFlatIP (exact inner product)."""
     import faiss
 
-    n = len(index)
-    k = min(k, n)
     flat = faiss.IndexFlatIP(index.shape[1])
     flat.add(np.ascontiguousarray(index, dtype=np.float32))
+    return flat
+
+
+def faiss_top_k(index: np.ndarray, queries: np.ndarray, k: int, flat=None) -> TopK:
+    """Exact inner-product top-k through faiss (`flat`: `flat_index(index)`, built here when
+    not given), with our tie rule."""
+    n = len(index)
+    k = min(k, n)
+    flat = flat if flat is not None else flat_index(index)
     scores, rows = flat.search(np.ascontiguousarray(queries), min(k + 1, n))
     out = TopK(scores[:, :k].astype(np.float32), rows[:, :k].astype(np.int64))
     for i in range(len(queries)):

@@ -33,7 +33,6 @@ PROMPT_KINDS = ("scaledown", "paper")
 PROMPT_VERSION = 1  # bump when a prompt's text changes (it is part of the answers' cache key)
 
 SCALEDOWN_WORDS = 200  # ScaleDown's max_doc_length: words per document
-SCALEDOWN_MAX_TOKENS = 2048  # ScaleDown's tokenizer max_length
 SCALEDOWN_OPENING = (
     "You are a helpful assistant. Answer the following question based on the provided documents."
 )

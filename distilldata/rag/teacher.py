@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from distilldata.core.errors import InputError
 from distilldata.core.progress import Progress
 from distilldata.core.store import write_parquet
-from distilldata.llm.cache import GroupCache, digest_rows, shard_plan
+from distilldata.llm.cache import GroupCache, digest_rows, labeler_name, shard_plan
 from distilldata.llm.completion import Completer, GenerationSettings, make_completer
 from distilldata.rag.chunk_lookup import check_columns
 from distilldata.rag.cli_flags import SCALEDOWN_TEACHER as DEFAULT_TEACHER
@@ -123,9 +123,9 @@ class TeacherSettings:
         }
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha1(json.dumps(self.generation(), sort_keys=True).encode()).hexdigest()
-        name = self.model.rstrip("/").split("/")[-1].replace(".", "_")
-        return f"{self.backend}-{name}-{self.prompt}-{digest[:10]}"
+        return labeler_name(
+            self.backend, self.model, self.generation(), digits=10, tags=[self.prompt]
+        )
 
     def completer_settings(self) -> GenerationSettings:
         sampled = self.decoding == "sample"

@@ -1,5 +1,7 @@
 # The nll pipeline's helpers: config tables, wildcard constraints, input functions, option
 # builders and targets of the rules in rules/nll.smk (which includes this file first).
+import functools
+
 NLL = config["nll"]
 NLL_MODAL = NLL["modal"]
 NLL_SUBSET_DEFAULTS = {
@@ -30,7 +32,15 @@ def nll_pool_files(corpus):
     from its pools manifest, read once the sft_pools checkpoint has run (pools are decided
     from the data)."""
     folder = Path(checkpoints.sft_pools.get(corpus=corpus).output[0])
-    files = json.loads((folder / "pools_manifest.json").read_text("utf-8"))["files"]
+    manifest = folder / "pools_manifest.json"
+    return _pool_files(str(manifest), manifest.stat().st_mtime_ns)
+
+
+@functools.cache
+def _pool_files(manifest, mtime_ns):
+    """Read once per manifest version: every score job's input function asks for its corpus's
+    shards, and a rerun checkpoint writes a new manifest (a new mtime, a fresh read)."""
+    files = json.loads(Path(manifest).read_text("utf-8"))["files"]
     return sorted(
         f["path"] for f in files if NLL["pools"] is None or f["pool"] in NLL["pools"]
     )

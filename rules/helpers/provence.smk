@@ -163,8 +163,7 @@ def relevance_gpus():
 def teacher_inputs(wildcards):
     inputs = {"dataset": f"results/provence/{wildcards.rel_input}_with_relevance"}
     model = TEACHERS[wildcards.teacher]["model"]
-    if is_local(model):
-        inputs["model"] = str(Path(model) / "config.json")
+    inputs["model"] = local_model_files(model)
     return inputs
 
 

@@ -28,8 +28,7 @@ def training_inputs(wildcards):
         "datasets": _local_datasets(recipe["data_args"]["datasets"]),
     }
     backbone = recipe["model_args"]["model_name_or_path"]
-    if is_local(backbone):
-        inputs["backbone"] = str(Path(backbone) / "config.json")
+    inputs["backbone"] = local_model_files(backbone)
     return inputs
 
 
